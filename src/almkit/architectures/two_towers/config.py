@@ -1,0 +1,65 @@
+"""Two-Towers configuration: a dataclass serialised as ``config.json`` beside the weights."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from almkit.errors import ConfigError
+from almkit.objectives.contrastive import LOSSES
+
+PROJECTORS = ("identity", "linear", "mlp", "residual", "conse")
+
+
+@dataclass
+class TwoTowersConfig:
+    """A CLAP-style model: one encoder + projector per modality, L2-normalised joint space.
+
+    ``audio_dim``, ``text_dim`` and ``n_classes`` are the towers' output sizes; the factory fills them in
+    when a model is created, so a saved model is rebuilt without loading its encoders first.
+    """
+
+    audio_encoder: str = "yamnet+scores"
+    text_encoder: str = "minilm"
+    embed_dim: int = 384
+    audio_projector: str = "conse"
+    text_projector: str = "residual"
+    hidden_dim: int = 512
+    freeze_audio: bool = True
+    freeze_text: bool = True
+    loss: str = "infonce"
+    init_temperature: float = 0.07
+    prompt: str = "the sound of a {}"
+    audio_dim: int = 0
+    text_dim: int = 0
+    n_classes: int = 0
+
+    def validate(self) -> TwoTowersConfig:
+        for name in ("audio_projector", "text_projector"):
+            if getattr(self, name) not in PROJECTORS:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {PROJECTORS}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss={self.loss!r} is not one of {sorted(LOSSES)}")
+        if self.embed_dim < 1 or self.hidden_dim < 1:
+            raise ConfigError("embed_dim and hidden_dim must be positive")
+        if not 0 < self.init_temperature < 10:
+            raise ConfigError(f"init_temperature={self.init_temperature} must be in (0, 10)")
+        if "{}" not in self.prompt:
+            raise ConfigError(f"prompt {self.prompt!r} needs a '{{}}' where the label goes")
+        return self
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TwoTowersConfig:
+        try:
+            raw = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"unreadable model config ({err})", source=path) from err
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}", source=path)
+        return cls(**raw).validate()
