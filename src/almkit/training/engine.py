@@ -64,6 +64,7 @@ class TrainResult:
     steps: int
     last_loss: float
     checkpoint_dir: Path
+    is_global_zero: bool = True
 
 
 class ShardedEpochSampler(Sampler[int]):
@@ -192,7 +193,7 @@ def fit(
                     _save(fabric, ckpt_dir, module, optimizer, step, config, run_info)
                 if step >= total:
                     break
-    return TrainResult(steps=step, last_loss=last_loss, checkpoint_dir=ckpt_dir)
+    return TrainResult(step, last_loss, ckpt_dir, fabric.is_global_zero)
 
 
 def _save(fabric, ckpt_dir: Path, module, optimizer, step: int, config: TrainConfig, run_info) -> None:

@@ -45,7 +45,5 @@ def load_model(name: str = "default") -> TwoTowers:
     """Load ``default`` (shipped with almkit) or a folder written by ``save_pretrained`` / ``almkit train``."""
     folder = pretrained_path(name)
     if not folder.exists():
-        raise CheckpointError(
-            "no such model", source=name, hint=f"use one of {sorted(PRETRAINED)} or a model folder"
-        )
+        raise CheckpointError("no such model", source=name, hint=f"use one of {sorted(PRETRAINED)} or a model folder")
     return TwoTowers.from_pretrained(folder)

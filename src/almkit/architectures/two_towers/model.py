@@ -171,11 +171,21 @@ class TwoTowers(nn.Module):
     ) -> list[dict]:
         """Zero-shot classification: each clip against ``prompt.format(label)`` for every label."""
         audio_emb = self.embed_audio(audio, batch_size=batch_size)
-        return self.rank_labels(audio_emb, [str(a) if not isinstance(a, np.ndarray) else f"<array {i}>"
-                                            for i, a in enumerate(audio)], labels, prompt, top_k)
+        return self.rank_labels(
+            audio_emb,
+            [str(a) if not isinstance(a, np.ndarray) else f"<array {i}>" for i, a in enumerate(audio)],
+            labels,
+            prompt,
+            top_k,
+        )
 
     def rank_labels(
-        self, audio_emb: np.ndarray, names: Sequence[str], labels: Sequence[str], prompt: str | None, top_k: int
+        self,
+        audio_emb: np.ndarray,
+        names: Sequence[str],
+        labels: Sequence[str],
+        prompt: str | None,
+        top_k: int,
     ) -> list[dict]:
         """Score already-embedded clips against ``labels``; one result dict per clip."""
         labels = [lab.strip() for lab in labels if lab.strip()]
@@ -185,7 +195,8 @@ class TwoTowers(nn.Module):
         if "{}" not in prompt:
             raise ConfigError(f"prompt {prompt!r} needs a '{{}}' where the label goes")
         probs = torch.softmax(
-            torch.as_tensor(self.logits(audio_emb, self.embed_text([prompt.format(x) for x in labels]))), dim=-1
+            torch.as_tensor(self.logits(audio_emb, self.embed_text([prompt.format(x) for x in labels]))),
+            dim=-1,
         ).numpy()
         results = []
         for name, p in zip(names, probs, strict=True):

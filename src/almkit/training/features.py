@@ -1,0 +1,66 @@
+"""Cached outputs of frozen towers.
+
+A frozen tower gives the same output for the same input every time (almkit's inference is deterministic),
+so training computes each clip's and each caption's features once and reads them back afterwards.
+Entries are keyed by the encoder spec plus the file's path, size and modification time (or the text), and
+stored as safetensors in the run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path)) if path.is_file() else {}
+
+
+def audio_features(
+    encoder, spec: str, paths: Sequence[str | Path], cache_file: Path, batch_size: int = 32
+) -> tuple[dict[str, torch.Tensor], list[tuple[str, str]]]:
+    """Pooled tower outputs for ``paths``: ``({path: feature}, failures)``; computes only what is not cached."""
+    from almkit.encoders.embed import embed_files
+
+    cache = _load(cache_file)
+    keys = {}
+    for p in dict.fromkeys(str(p) for p in paths):
+        st = os.stat(p) if os.path.exists(p) else None
+        keys[p] = _key(spec, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
+    todo = [p for p, k in keys.items() if k not in cache]
+    failures: list[tuple[str, str]] = []
+    if todo:
+        result = embed_files(encoder, todo, batch_size=batch_size, progress=True)
+        emb = np.asarray(result.embeddings, dtype=np.float32).reshape(len(result.paths), -1)
+        for p, e in zip(result.paths, emb, strict=True):
+            cache[keys[str(p)]] = torch.from_numpy(e.copy())
+        failures = [(str(p), m) for p, m in result.failures]
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        save_file(cache, str(cache_file))
+    return {p: cache[k] for p, k in keys.items() if k in cache}, failures
+
+
+@torch.no_grad()
+def text_features(encoder, spec: str, texts: Sequence[str], cache_file: Path, batch_size: int = 256):
+    """Tower outputs for each distinct text: ``{text: feature}``."""
+    cache = _load(cache_file)
+    keys = {t: _key(spec, t) for t in dict.fromkeys(texts)}
+    todo = [t for t, k in keys.items() if k not in cache]
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i : i + batch_size]
+        for t, e in zip(chunk, encoder.encode(chunk), strict=True):
+            cache[keys[t]] = e.contiguous()
+    if todo:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        save_file(cache, str(cache_file))
+    return {t: cache[k] for t, k in keys.items()}

@@ -1,0 +1,107 @@
+"""Contrastive training of a Two-Towers model from a manifest.
+
+Every caption of a clip is a training pair; a clip with only a label gets captions from a few label
+templates. Frozen towers are read from the feature cache (``<out>/cache``); a trainable audio tower sees a
+random crop of each clip (training only, seeded by the engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from almkit.architectures.two_towers import TwoTowers, TwoTowersConfig, create_model, load_model
+from almkit.errors import ConfigError
+from almkit.training.engine import TrainConfig, TrainResult, fit
+from almkit.training.features import audio_features, text_features
+
+LABEL_TEMPLATES = ("the sound of a {}", "{}", "a recording of a {}", "a {} can be heard", "the sound of {}")
+
+
+def clip_texts(clip) -> list[str]:
+    """The training texts of one manifest clip: its captions, else its label(s) in templates."""
+    if clip.captions:
+        return list(clip.captions)
+    labels = list(clip.labels or ([clip.label] if clip.label else []))
+    return [t.format(", ".join(labels)) for t in LABEL_TEMPLATES] if labels else []
+
+
+class PairDataset(Dataset):
+    """``(audio, text, clip index)`` triples; audio/text are cached features or raw inputs."""
+
+    def __init__(self, pairs: list[tuple[int, str]], audio: list, text: dict, crop: tuple | None = None):
+        self.pairs, self.audio, self.text, self.crop = pairs, audio, text, crop
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict:
+        clip, caption = self.pairs[i]
+        audio = self.audio[clip]
+        if self.crop is not None:
+            audio = _random_crop(audio, *self.crop)
+        return {"audio": audio, "text": self.text.get(caption, caption), "pair_ids": clip}
+
+
+def _random_crop(path: str, sample_rate: int, length: int) -> torch.Tensor:
+    from almkit.audio.io import load_audio
+
+    wave = torch.from_numpy(load_audio(path, sample_rate))
+    if wave.numel() <= length:
+        return torch.nn.functional.pad(wave, (0, length - wave.numel()))
+    start = int(torch.randint(0, wave.numel() - length + 1, ()))
+    return wave[start : start + length]
+
+
+def train_two_towers(
+    manifest: str | Path,
+    train: TrainConfig,
+    model_config: TwoTowersConfig | None = None,
+    init: str | None = None,
+    split: str | None = "train",
+    crop_windows: int = 1,
+) -> tuple[TwoTowers, TrainResult, list[tuple[str, str]]]:
+    """Train and save to ``<out_dir>/model``. Returns the model, the run and the audio files that failed."""
+    from almkit.data.manifest import read_manifest
+
+    clips = list(read_manifest(manifest))
+    if split and any(c.split for c in clips):
+        clips = [c for c in clips if c.split == split]
+    clips = [c for c in clips if clip_texts(c)]
+    if not clips:
+        raise ConfigError("no usable clips (none with captions or a label in this split)", source=manifest)
+    model = load_model(init) if init else create_model(model_config or TwoTowersConfig())
+    cfg = model.config
+    out = Path(train.out_dir)
+
+    paths = [str(c.audio_path) for c in clips]
+    failures: list[tuple[str, str]] = []
+    if cfg.freeze_audio:
+        feats, failures = audio_features(
+            model.audio_encoder, cfg.audio_encoder, paths, out / "cache" / "audio.safetensors"
+        )
+        keep = [i for i, p in enumerate(paths) if p in feats]
+        clips, audio = [clips[i] for i in keep], [feats[paths[i]] for i in keep]
+        crop = None
+    else:
+        enc = model.audio_encoder
+        audio, crop = (
+            paths,
+            (enc.sample_rate, crop_windows * int(round(enc.policy.window_s * enc.sample_rate))),
+        )
+
+    pairs = [(i, t) for i, c in enumerate(clips) for t in clip_texts(c)]
+    texts = [t for _, t in pairs]
+    text = (
+        text_features(model.text_encoder, cfg.text_encoder, texts, out / "cache" / "text.safetensors")
+        if cfg.freeze_text
+        else {}
+    )
+    run_info = {"manifest": str(manifest), "split": split, "model": asdict(cfg), "clips": len(clips)}
+    result = fit(model, PairDataset(pairs, audio, text, crop), train, run_info=run_info)
+    if result.is_global_zero:
+        model.save_pretrained(out / "model")
+    return model, result, failures
