@@ -1,0 +1,93 @@
+"""Manifest schema: minimal forms, round trip, path resolution, errors naming file:line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from almkit.data.manifest import QA, SCHEMA_VERSION, Clip, Event, Stem, read_manifest, write_manifest
+from almkit.errors import ManifestError
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_minimal_forms_are_valid_and_resolve_relative_to_manifest(tmp_path):
+    sub = tmp_path / "m"
+    sub.mkdir()
+    m = _write(
+        sub / "m.jsonl",
+        ['{"audio": "a/dog.wav", "captions": ["a dog barks"]}', "", '{"audio": "/abs/cat.wav", "label": "cat"}'],
+    )
+    clips = list(read_manifest(m))
+    assert len(clips) == 2
+    assert clips[0].id == "dog" and clips[0].captions == ["a dog barks"]
+    assert clips[0].audio_path == (sub / "a" / "dog.wav").absolute()
+    assert clips[1].label == "cat" and clips[1].all_labels == ["cat"]
+    assert str(clips[1].audio_path) == "/abs/cat.wav"
+
+
+def test_full_round_trip(tmp_path):
+    clip = Clip(
+        audio="x.wav",
+        offset=1.5,
+        duration=4.0,
+        captions=["a", "b"],
+        labels=["dog", "bark"],
+        events=[Event("dog", 0.1, 0.9)],
+        qa=[QA("is there a dog?", "yes", "presence")],
+        stems=[Stem("x_0.wav", "a dog")],
+        split="test",
+        source="unit",
+        license="CC0",
+        extra={"k": 1},
+    )
+    assert clip.id == "x@1.5"
+    n = write_manifest(tmp_path / "out.jsonl", [clip, {"audio": "y.wav", "label": "y"}])
+    assert n == 2
+    line = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert line["schema"] == SCHEMA_VERSION
+    back = list(read_manifest(tmp_path / "out.jsonl"))
+    assert back[0] == clip
+    assert back[0].stems[0].audio_path == tmp_path / "x_0.wav"
+    assert back[1].label == "y"
+
+
+def test_write_rebases_relative_paths(tmp_path):
+    (tmp_path / "a").mkdir()
+    m = _write(tmp_path / "a" / "m.jsonl", ['{"audio": "s.wav", "label": "s"}'])
+    write_manifest(tmp_path / "b" / "m.jsonl", read_manifest(m))
+    [clip] = read_manifest(tmp_path / "b" / "m.jsonl")
+    assert clip.audio_path == (tmp_path / "a" / "s.wav").absolute()
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"captions": ["x"]}', "'audio'"),
+        ('{"audio": "a.wav", "caption": "x"}', "unknown key"),
+        ('{"audio": "a.wav", "events": [{"label": "x", "onset": 2, "offset": 1}]}', "offset"),
+        ('{"audio": "a.wav", "duration": -1}', "duration"),
+        ('{"audio": "a.wav", "qa": [{"question": "q"}]}', "qa.answer"),
+        ('{"audio": "a.wav", "schema": 99}', "upgrade almkit"),
+        ('{"audio": "a.wav", "captions": "one string"}', "must be a list"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path, line, needle):
+    m = _write(tmp_path / "bad.jsonl", ['{"audio": "ok.wav", "label": "ok"}', line])
+    it = read_manifest(m)
+    assert next(it).label == "ok"  # lazy: the first line is yielded before the bad one is read
+    with pytest.raises(ManifestError) as info:
+        next(it)
+    assert info.value.source == f"{m}:2"
+    assert needle in str(info.value)
+
+
+def test_missing_manifest(tmp_path):
+    with pytest.raises(ManifestError, match="not found"):
+        list(read_manifest(tmp_path / "nope.jsonl"))
