@@ -160,6 +160,7 @@ def fit(
                 collate_fn=collate_fn,
                 num_workers=config.num_workers,
                 drop_last=True,
+                generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG for the step seed
             )
             batches = iter(fabric.setup_dataloaders(loader, use_distributed_sampler=False))
             while True:
@@ -193,7 +194,20 @@ def fit(
                     _save(fabric, ckpt_dir, module, optimizer, step, config, run_info)
                 if step >= total:
                     break
+    checksums = fabric.all_gather(_checksum(module)).reshape(fabric.world_size, -1).tolist()
+    if fabric.is_global_zero:
+        summary = {"steps": step, "last_loss": last_loss, "world_size": fabric.world_size, "rank_checksums": checksums}
+        (out / "final.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if any(c != checksums[0] for c in checksums):
+        raise RuntimeError(f"DDP ranks ended with different weights: {checksums}")
     return TrainResult(step, last_loss, ckpt_dir, fabric.is_global_zero)
+
+
+def _checksum(module: torch.nn.Module) -> torch.Tensor:
+    """Three order-sensitive sums of the trainable weights: equal on every rank iff DDP kept them in sync."""
+    flat = torch.cat([p.detach().flatten() for p in module.parameters() if p.requires_grad]).double()
+    position = torch.arange(1, flat.numel() + 1, dtype=torch.float64)
+    return torch.stack([flat.sum(), flat.abs().sum(), (flat * position).sum()])
 
 
 def _save(fabric, ckpt_dir: Path, module, optimizer, step: int, config: TrainConfig, run_info) -> None:
