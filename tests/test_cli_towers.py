@@ -1,0 +1,188 @@
+"""The Two-Towers command line on real audio (Hydrogen drum one-shots, freedesktop sounds, flite speech)
+with the embedded default model: classify, embed, retrieve, train (incl. 2-process DDP and resume), demo."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+KITS = Path("/usr/share/hydrogen/data/drumkits")
+TYPES = {"kick": "kick drum", "snare": "snare drum", "hat": "hi-hat"}
+
+
+def almkit(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "almkit", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def drum_shots(per_type=8):
+    found = {t: [] for t in TYPES}
+    for f in sorted(KITS.rglob("*")):
+        if f.suffix.lower() not in (".wav", ".flac"):
+            continue
+        for key in TYPES:
+            if key in f.stem.lower() and len(found[key]) < per_type:
+                found[key].append(f)
+                break
+    return [(f, TYPES[k]) for k, files in found.items() for f in files]
+
+
+@pytest.fixture(scope="module")
+def drums(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drums")
+    lines = []
+    for i, (src, label) in enumerate(drum_shots()):
+        dst = folder / f"{i:02d}{src.suffix.lower()}"
+        shutil.copyfile(src, dst)
+        lines.append(json.dumps({"audio": dst.name, "label": label}))
+    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_classify_json_lines(drums):
+    files = sorted(drums.glob("0[0-3].*"))
+    r = almkit("classify", *files, "--labels", "kick drum,snare drum,hi-hat,violin", "--top-k", "3", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["audio"] for row in rows] == [str(f) for f in files]
+    for row in rows:
+        assert row["label"] == row["top"][0][0] and row["score"] == row["top"][0][1]
+        assert len(row["top"]) == 3 and row["top"][0][1] >= row["top"][1][1] >= row["top"][2][1]
+        assert 0 < sum(s for _, s in row["top"]) <= 1 + 1e-6
+
+
+def test_batch_keeps_going_and_reports_every_failure(drums, tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00not really a wav file")
+    missing = tmp_path / "missing.flac"
+    good = sorted(drums.glob("0[0-1].*"))
+    r = almkit("classify", good[0], corrupt, missing, good[1], "--labels", "kick drum,snare drum", "--format", "json")
+    assert r.returncode == 1
+    assert [json.loads(line)["audio"] for line in r.stdout.splitlines()] == [str(good[0]), str(good[1])]
+    assert "2 input(s) failed" in r.stderr and str(corrupt) in r.stderr and str(missing) in r.stderr
+
+
+def test_empty_labels_is_a_clear_error(drums):
+    r = almkit("classify", next(drums.glob("00.*")), "--labels", " , ")
+    assert r.returncode == 2 and "--labels" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_embed_files_and_text(drums, tmp_path):
+    out = tmp_path / "emb.safetensors"
+    r = almkit("embed", *sorted(drums.glob("0[0-2].*")), "--out", out)
+    assert r.returncode == 0, r.stderr
+    emb = load_file(str(out))["embeddings"].numpy()
+    assert emb.shape == (3, 384) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    r = almkit("embed", *sorted(drums.glob("0[0-2].*")), "--out", tmp_path / "emb.npy")
+    assert np.allclose(np.load(tmp_path / "emb.npy"), emb, atol=1e-6)
+    r = almkit("embed", "--text", "a snare drum hit")
+    vec = json.loads(r.stdout)["embedding"]
+    assert len(vec) == 384 and abs(np.linalg.norm(vec) - 1) < 1e-4
+
+
+def test_embeddings_do_not_depend_on_batch_size(drums):
+    import almkit
+
+    model = almkit.load_model()
+    files = [str(f) for f in sorted(drums.glob("*.*")) if f.suffix != ".jsonl"][:9]
+    a, b, c = model.embed_audio(files, batch_size=1), model.embed_audio(files, batch_size=4), model.embed_audio(files)
+    assert np.abs(a - b).max() <= 1e-5 and np.abs(a - c).max() <= 1e-5
+
+
+def test_retrieve_both_directions(drums, tmp_path):
+    r = almkit("retrieve", "--query", "a kick drum", drums, "--top-k", "4", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)["results"]
+    assert len(hits) == 4 and hits[0][1] >= hits[-1][1]
+    captions = tmp_path / "captions.txt"
+    captions.write_text("a kick drum\na snare drum\na hi-hat\n")
+    r = almkit("retrieve", next(drums.glob("00.*")), "--captions", captions, "--top-k", "3", "--format", "json")
+    row = json.loads(r.stdout)
+    assert sorted(h[0] for h in row["results"]) == ["a hi-hat", "a kick drum", "a snare drum"]
+
+
+@pytest.mark.slow
+def test_train_ddp_two_processes_and_resume(drums, tmp_path):
+    """2-process CPU DDP (gloo): ranks end identical; an interrupted run resumes to the same weights."""
+    common = [
+        "train",
+        "--manifest",
+        drums / "train.jsonl",
+        "--steps",
+        "6",
+        "--batch-size",
+        "8",
+        "--seed",
+        "3",
+        "--checkpoint-every",
+        "3",
+    ]
+    r = almkit(*common, "--out", tmp_path / "ddp", "--devices", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    final = json.loads((tmp_path / "ddp" / "final.json").read_text())
+    assert final["world_size"] == 2 and final["steps"] == 6
+    assert final["rank_checksums"][0] == final["rank_checksums"][1]
+    straight = load_file(str(tmp_path / "ddp" / "model" / "model.safetensors"))
+
+    # interrupt: drop what came after step 3, resume with the same command
+    shutil.rmtree(tmp_path / "ddp" / "checkpoints" / "step-0000006")
+    shutil.rmtree(tmp_path / "ddp" / "model")
+    r = almkit(*common, "--out", tmp_path / "ddp", "--devices", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from" in r.stdout + r.stderr
+    resumed = load_file(str(tmp_path / "ddp" / "model" / "model.safetensors"))
+    assert straight.keys() == resumed.keys()
+    for k in straight:
+        assert (straight[k] == resumed[k]).all(), k
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss", "lr", "step"} <= log[-1].keys()
+
+
+def test_trained_model_loads_and_classifies(drums, tmp_path):
+    r = almkit(
+        "train",
+        "--manifest",
+        drums / "train.jsonl",
+        "--out",
+        tmp_path / "run",
+        "--steps",
+        "20",
+        "--batch-size",
+        "16",
+        "--lr",
+        "3e-3",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = almkit(
+        "eval",
+        "zero-shot",
+        "--manifest",
+        drums / "train.jsonl",
+        "--model",
+        tmp_path / "run" / "model",
+        "--format",
+        "json",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_malformed_manifest_names_file_and_line(tmp_path):
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text('{"audio": "a.wav", "label": "dog"}\n{"audio": \n')
+    r = almkit("train", "--manifest", manifest, "--out", tmp_path / "run")
+    assert r.returncode == 2 and f"{manifest}:2" in r.stderr
+
+
+def test_unknown_model_is_a_clear_error():
+    r = almkit("classify", "x.wav", "--labels", "a,b", "--model", "/no/such/model")
+    assert r.returncode == 2 and "/no/such/model" in r.stderr
+
+
+def test_demo_tags_real_example_audio(tmp_path):
+    r = almkit("demo", "--folder", tmp_path / "examples")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "speech.wav" in r.stdout and "zero-shot classification" in r.stdout
