@@ -313,7 +313,10 @@ def _rebase(audio: str, old_root: Path | None, new_root: Path) -> str:
     """Keep a relative path pointing at the same file when the manifest moves to ``new_root``."""
     if Path(audio).is_absolute() or old_root is None or old_root.absolute() == new_root:
         return audio
-    return os.path.relpath(_resolve(audio, old_root), new_root)
+    target = _resolve(audio, old_root)
+    if os.path.commonpath([target, new_root]) == os.sep:  # nothing shared but "/": an absolute path reads better
+        return str(target)
+    return os.path.relpath(target, new_root)
 
 
 def write_manifest(path: str | Path, clips: Iterable[Clip | dict]) -> int:
