@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+
+from almkit.errors import ConfigError
 
 data_app = typer.Typer(
     help="Manifests: import datasets, build real-source scenes and suites, statistics.", no_args_is_help=True
@@ -37,6 +40,105 @@ def import_cmd(
         typer.echo(f"all missing files listed in {missing_path}", err=True)
         if not allow_missing:
             raise typer.Exit(1)
+
+
+@data_app.command("build-scenes")
+def build_scenes_cmd(
+    out: Path = typer.Option(..., "--out", help="output folder (audio/, scenes.jsonl, train/validation/test.jsonl)"),
+    n: int = typer.Option(1000, "--n", min=1, help="number of scenes"),
+    seed: int = typer.Option(0, "--seed", help="same seed, same bytes"),
+    fsdd: Path | None = typer.Option(None, "--fsdd", help="FSDD folder (with recordings/) to add spoken digits"),
+    workers: int = typer.Option(2, "--workers", min=1, help="processes"),
+    seconds: float = typer.Option(4.0, "--seconds", min=1.0, max=30.0, help="clip length (16 kHz mono)"),
+) -> None:
+    """Compose scenes from real Debian sources: mixture + stems, events, captions, typed QA, disjoint splits."""
+    from almkit.data.scenes.build import build_scenes
+
+    if fsdd is not None and not (fsdd / "recordings").is_dir():
+        raise ConfigError("no recordings/ folder", source=fsdd, hint="give the FSDD folder that holds recordings/")
+    result = build_scenes(out, n, seed=seed, fsdd=fsdd, workers=workers, seconds=seconds)
+    typer.echo(f"{result.scenes} scenes in {result.seconds:.1f} s -> {result.out}")
+    for name, path in result.manifests.items():
+        typer.echo(f"  {name}: {path}")
+
+
+@data_app.command("build-suites")
+def build_suites_cmd(
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    fsdd: Path | None = typer.Option(None, "--fsdd", help="FSDD folder (the fsdd suite is skipped without it)"),
+    scenes: Path | None = typer.Option(None, "--scenes", help="an existing scene build for scenes-test"),
+    n_scenes: int = typer.Option(2000, "--n-scenes", min=1, help="scenes to build when --scenes is not given"),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", min=1),
+) -> None:
+    """Build the real-audio suites: drums, instruments, fsdd, scenes-test."""
+    from almkit.data.suites import build_suites
+
+    if fsdd is not None and not (fsdd / "recordings").is_dir():
+        raise ConfigError("no recordings/ folder", source=fsdd, hint="give the FSDD folder that holds recordings/")
+    for name, path in build_suites(
+        out, fsdd=fsdd, scenes=scenes, seed=seed, n_scenes=n_scenes, workers=workers
+    ).items():
+        typer.echo(f"{name}: {path}")
+
+
+@data_app.command("list")
+def list_cmd(
+    root: Path = typer.Argument(Path("."), help="folder to search for manifests"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Show the suites and datasets (manifests) under ROOT with their sizes."""
+    from almkit.data.suites import list_sets
+
+    if not root.is_dir():
+        raise ConfigError("folder not found", source=root, hint="give a folder holding .jsonl manifests")
+    rows = list_sets(root)
+    if fmt == "json":
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("manifest", "clips", "hours", "labels", "splits")
+    for r in rows:
+        table.add_row(
+            r["manifest"],
+            str(r["clips"]),
+            f"{r['hours']:.3f}",
+            str(r["labels"]),
+            ", ".join(f"{k}={v}" for k, v in r["splits"].items()),
+        )
+    Console().print(table)
+
+
+@data_app.command("stats")
+def stats_cmd(
+    manifest: Path = typer.Argument(..., help="a .jsonl manifest"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Clips, hours, label balance, caption vocabulary and diversity, QA answer balance, licences."""
+    from almkit.data.stats import manifest_stats
+
+    st = manifest_stats(manifest)
+    if fmt == "json":
+        typer.echo(json.dumps(st))
+        return
+    typer.echo(f"{st['manifest']}: {st['clips']} clips, {st['hours']:.3f} h, splits {st['splits']}")
+    labels = st["label_counts"]
+    typer.echo(f"labels: {len(labels)} (balance min/max {st['label_balance']}); top: {dict(list(labels.items())[:10])}")
+    typer.echo(
+        f"captions: {st['captions']}, vocabulary {st['caption_vocabulary']} words, "
+        f"distinct ratio {st['distinct_caption_ratio']}"
+    )
+    for t, q in st["qa"].items():
+        typer.echo(
+            f"qa {t}: {q['questions']} questions, top answer share {q['top_answer_share']}, "
+            f"answers {dict(list(q['answers'].items())[:6])}"
+        )
+    typer.echo(f"events: {st['events']}, stems: {st['stems']}")
+    for lic, k in st["licenses"].items():
+        typer.echo(f"license {k}: {lic}")
 
 
 def register(app: typer.Typer) -> None:

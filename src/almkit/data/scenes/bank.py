@@ -18,7 +18,7 @@ import numpy as np
 
 from almkit.data.scenes import render, sources
 
-BANK_VERSION = 1
+BANK_VERSION = 3
 PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
 
@@ -40,6 +40,11 @@ class Sound:
     rms: float = 0.0
 
 
+def article(word: str) -> str:
+    """``a`` or ``an`` for a plain-word label."""
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def note_name(pitch: int) -> str:
     return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
@@ -58,8 +63,8 @@ def _instrument_job(program: int) -> list[tuple[Sound, np.ndarray]]:
                 Sound(
                     "instrument",
                     name,
-                    f"a {name} note",
-                    f"a {name} plays",
+                    f"{article(name)} {name} note",
+                    f"{article(name)} {name} plays",
                     f"instrument:{name}",
                     sources.INSTRUMENT_SPLIT.get(name, "train"),
                     f"FluidR3_GM.sf2 program {program} pitch {pitch} velocity {vel}",
@@ -90,8 +95,8 @@ def _kit_job(kit: str) -> list[tuple[Sound, np.ndarray]]:
                 Sound(
                     "drum",
                     s.drum,
-                    f"a {s.drum} hit",
-                    f"a {s.drum} is hit",
+                    f"{article(s.drum)} {s.drum} hit",
+                    f"{article(s.drum)} {s.drum} is hit",
                     f"kit:{kit}",
                     sources.kit_split(kit),
                     str(s.path),

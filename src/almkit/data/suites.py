@@ -1,0 +1,136 @@
+"""Real-audio evaluation suites built from installed Debian packages and FSDD, each one manifest.
+
+- ``drums``: every Hydrogen one-shot labelled by drum type (``kick drum``, ``snare drum``, ``hi-hat``...);
+  ``source`` names the kit and ``split`` holds kits out exactly as the scene builder does.
+- ``instruments``: FluidR3 GM notes labelled by instrument (``violin``) with the GM family in ``labels``;
+  ``split`` holds pitches out (the top and bottom pitch of each instrument are test) so every instrument is
+  in every split and a linear probe can be trained and tested.
+- ``fsdd``: spoken digits (label ``seven``), speaker in ``extra``, official split (takes 0-4 are test).
+- ``scenes-test``: the test split of a scene build (held-out kits, voices, speakers, instruments).
+
+Audio of the bank-derived suites is written as 16 kHz mono 16-bit FLAC beside each manifest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from almkit.data.manifest import Clip, read_manifest, write_manifest
+from almkit.data.scenes.bank import Bank, build_bank
+from almkit.data.scenes.render import SAMPLE_RATE
+
+SUITES = ("drums", "instruments", "fsdd", "scenes-test")
+
+
+def _write_bank_suite(bank: Bank, kind: str, out: Path, make) -> Path:
+    folder = out / kind
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def clips():
+        for i, s in enumerate(bank.sounds):
+            if s.kind != ("instrument" if kind == "instruments" else "drum"):
+                continue
+            rel = f"audio/{i:05d}.flac"
+            (folder / "audio").mkdir(exist_ok=True)
+            pcm = np.round(np.clip(bank.audio(i), -1, 1) * 32767).astype(np.int16)
+            sf.write(folder / rel, pcm, SAMPLE_RATE, subtype="PCM_16")
+            clip = make(i, s, rel, folder)
+            clip.duration = round(len(pcm) / SAMPLE_RATE, 4)
+            yield clip
+
+    path = folder / f"{kind}.jsonl"
+    write_manifest(path, clips())
+    return path
+
+
+def _drum_clip(i, s, rel, folder):
+    return Clip(
+        audio=rel,
+        id=f"drums-{i:05d}",
+        label=s.label,
+        captions=[s.noun],
+        split=s.split,
+        source=f"hydrogen kit: {s.extra['kit']}",
+        license=s.license,
+        extra={"kit": s.extra["kit"], "instrument": s.extra["instrument"], "file": s.source},
+        root=folder,
+    )
+
+
+def _instrument_clip(i, s, rel, folder):
+    from almkit.data.scenes.sources import INSTRUMENTS
+
+    _, lo, hi = INSTRUMENTS[s.extra["program"]]
+    pitch = s.extra["pitch"]
+    split = "test" if pitch in (lo, hi) else "train"
+    return Clip(
+        audio=rel,
+        id=f"instruments-{i:05d}",
+        label=s.label,
+        labels=[s.label, s.extra["family"]],
+        captions=[f"{s.noun}, {s.extra['note']}, played {s.extra['dynamics']}"],
+        split=split,
+        source=s.source,
+        license=s.license,
+        extra=dict(s.extra),
+        root=folder,
+    )
+
+
+def build_suites(
+    out: str | Path,
+    fsdd: str | Path | None = None,
+    scenes: str | Path | None = None,
+    seed: int = 0,
+    n_scenes: int = 2000,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Build the suites under ``out``; returns suite name -> manifest path.
+
+    ``fsdd`` is the FSDD folder (the fsdd suite is skipped without it); ``scenes-test`` copies the test split of
+    the scene build in ``scenes`` or, when not given, builds ``n_scenes`` scenes with ``seed`` in ``out/scenes``.
+    """
+    out = Path(out).absolute()
+    bank = build_bank(fsdd, workers=workers, progress=progress)
+    paths = {
+        "drums": _write_bank_suite(bank, "drums", out, _drum_clip),
+        "instruments": _write_bank_suite(bank, "instruments", out, _instrument_clip),
+    }
+    if fsdd is not None:
+        from almkit.data.importers import import_dataset
+
+        paths["fsdd"] = out / "fsdd" / "fsdd.jsonl"
+        import_dataset("fsdd", fsdd, paths["fsdd"])
+    if scenes is None:
+        from almkit.data.scenes.build import build_scenes
+
+        scenes = build_scenes(out / "scenes", n_scenes, seed=seed, fsdd=fsdd, workers=workers, progress=progress).out
+    test = Path(scenes) / "test.jsonl"
+    paths["scenes-test"] = out / "scenes-test.jsonl"
+    write_manifest(paths["scenes-test"], read_manifest(test))
+    return paths
+
+
+def list_sets(root: str | Path) -> list[dict]:
+    """Every manifest (``*.jsonl``, shards excluded) under ``root`` with its clip count and hours of audio."""
+    from almkit.data.stats import manifest_stats
+
+    rows = []
+    for path in sorted(Path(root).rglob("*.jsonl")):
+        if "shards" in path.parts:
+            continue
+        st = manifest_stats(path)
+        rows.append(
+            {
+                "manifest": str(path),
+                "clips": st["clips"],
+                "hours": st["hours"],
+                "labels": len(st["label_counts"]),
+                "splits": st["splits"],
+            }
+        )
+    return rows
