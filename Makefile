@@ -15,4 +15,4 @@ lint:
 	.venv/bin/ruff format --check src tests benchmarks recipes
 
 default-model: setup
-	.venv/bin/python recipes/default_model.py
+	.venv/bin/python recipes/default_model.py --install

@@ -1,0 +1,118 @@
+"""Rebuild almkit's embedded default Two-Towers model (``src/almkit/pretrained/default``).
+
+Recipe (deterministic for a seed, CPU, about 15 minutes on 2 cores):
+
+1. ``almkit data build-suites``: real recorded audio from Debian packages (Hydrogen drum one-shots, FluidR3 GM
+   notes, flite/espeak-ng speech, desktop event sounds) and FSDD spoken digits, plus a build of composed scenes
+   with captions. Every source has a fixed train/validation/test split (held-out drum kits, pitches, voices,
+   speakers).
+2. Training pairs: the *train* split of every suite and the scenes; each clip's captions, or its label in a
+   few templates.
+3. Model: frozen YAMNet (embedding + 521 class posteriors) and frozen MiniLM; the audio projector starts as the
+   training-free ConSE model (posterior-weighted mean of MiniLM embeddings of YAMNet's class names) and learns a
+   zero-initialised MLP correction with weight decay; the text side stays MiniLM's space (identity), so any
+   label a user types keeps its meaning.
+4. Symmetric InfoNCE, AdamW, cosine schedule.
+5. The validation split picks nothing (fixed hyper-parameters); test splits are only read by the benchmark.
+
+Usage: python recipes/default_model.py [--work build/default-model] [--fsdd PATH] [--scenes 3000] [--install]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from almkit.architectures.two_towers import TwoTowersConfig
+from almkit.data.manifest import read_manifest, write_manifest
+from almkit.training.engine import TrainConfig
+from almkit.training.two_towers import train_two_towers
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "default"
+SHARED_FSDD = REPO.parent / "shared" / "data" / "fsdd"
+
+MODEL = TwoTowersConfig(
+    audio_encoder="yamnet+scores",
+    text_encoder="minilm",
+    embed_dim=384,
+    audio_projector="conse",
+    text_projector="identity",
+    hidden_dim=512,
+    loss="infonce",
+    init_temperature=0.05,
+)
+TRAIN = dict(epochs=12, batch_size=256, lr=1e-3, weight_decay=0.05, warmup_steps=20, seed=0)
+
+
+def build_data(work: Path, fsdd: Path | None, scenes: int) -> Path:
+    suites = work / "suites"
+    if not (suites / "drums" / "drums.jsonl").is_file():
+        cmd = [sys.executable, "-m", "almkit", "data", "build-suites", "--out", str(suites), "--n-scenes", str(scenes)]
+        if fsdd:
+            cmd += ["--fsdd", str(fsdd)]
+        subprocess.run(cmd, check=True)
+    return suites
+
+
+def training_manifest(suites: Path, out: Path) -> dict[str, int]:
+    """The train split of every suite and of the scenes, with absolute audio paths, in one manifest."""
+    counts: dict[str, int] = {}
+
+    def clips():
+        for manifest in sorted(suites.glob("*/*.jsonl")):
+            if manifest.parent.name == "scenes" and manifest.stem != "scenes":
+                continue
+            n = 0
+            for clip in read_manifest(manifest):
+                if clip.split == "train":
+                    clip.audio = str(clip.audio_path)
+                    clip.stems = []
+                    n += 1
+                    yield clip
+            counts[manifest.stem] = n
+
+    write_manifest(out, clips())
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=REPO / "build" / "default-model")
+    ap.add_argument("--fsdd", type=Path, default=SHARED_FSDD if SHARED_FSDD.is_dir() else None)
+    ap.add_argument("--scenes", type=int, default=3000)
+    ap.add_argument("--install", action="store_true", help="copy the result into src/almkit/pretrained/default")
+    args = ap.parse_args()
+
+    suites = build_data(args.work, args.fsdd, args.scenes)
+    manifest = args.work / "train.jsonl"
+    counts = training_manifest(suites, manifest)
+    run = args.work / "run"
+    train = TrainConfig(out_dir=str(run), **TRAIN)
+    _, result, failures = train_two_towers(manifest, train, model_config=MODEL, split="train")
+    if failures:
+        raise SystemExit(f"{len(failures)} training files failed: {failures[:3]}")
+    card = {
+        "trained_on": {k: v for k, v in counts.items() if v},
+        "model": asdict(MODEL),
+        "training": TRAIN,
+        "steps": result.steps,
+        "final_loss": result.last_loss,
+        "recipe": "python recipes/default_model.py --install",
+    }
+    (run / "model" / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(json.dumps(card, indent=1))
+    if args.install:
+        PRETRAINED.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors", "card.json"):
+            shutil.copyfile(run / "model" / name, PRETRAINED / name)
+        print(f"installed into {PRETRAINED}")
+
+
+if __name__ == "__main__":
+    main()
