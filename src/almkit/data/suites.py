@@ -88,6 +88,7 @@ def build_suites(
     n_scenes: int = 2000,
     workers: int = 2,
     progress: bool = True,
+    cache: Path | None = None,
 ) -> dict[str, Path]:
     """Build the suites under ``out``; returns suite name -> manifest path.
 
@@ -95,7 +96,7 @@ def build_suites(
     the scene build in ``scenes`` or, when not given, builds ``n_scenes`` scenes with ``seed`` in ``out/scenes``.
     """
     out = Path(out).absolute()
-    bank = build_bank(fsdd, workers=workers, progress=progress)
+    bank = build_bank(fsdd, cache=cache, workers=workers, progress=progress)
     paths = {
         "drums": _write_bank_suite(bank, "drums", out, _drum_clip),
         "instruments": _write_bank_suite(bank, "instruments", out, _instrument_clip),
@@ -108,7 +109,9 @@ def build_suites(
     if scenes is None:
         from almkit.data.scenes.build import build_scenes
 
-        scenes = build_scenes(out / "scenes", n_scenes, seed=seed, fsdd=fsdd, workers=workers, progress=progress).out
+        scenes = build_scenes(
+            out / "scenes", n_scenes, seed=seed, fsdd=fsdd, workers=workers, progress=progress, cache=cache
+        ).out
     test = Path(scenes) / "test.jsonl"
     paths["scenes-test"] = out / "scenes-test.jsonl"
     write_manifest(paths["scenes-test"], read_manifest(test))

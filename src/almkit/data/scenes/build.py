@@ -72,9 +72,7 @@ def scene_clip(i: int, seed: int, out: Path, shard: str) -> Clip:
         duration=len(scene.mixture) / SAMPLE_RATE,
         captions=language.captions(scene.events, sounds, rng),
         labels=sorted({s.label for s in sounds}),
-        events=[
-            Event(s.label, round(p.onset, 4), round(p.offset, 4)) for p, s in zip(scene.events, sounds, strict=True)
-        ],
+        events=[Event(s.label, p.onset, p.offset) for p, s in zip(scene.events, sounds, strict=True)],
         qa=language.questions(scene.events, sounds, _STATE["labels"], rng),
         stems=stems,
         split=scene.split,
