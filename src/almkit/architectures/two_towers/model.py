@@ -50,7 +50,7 @@ class TwoTowers(nn.Module):
     def _build_audio(self) -> nn.Module:
         from almkit.encoders import build_audio_encoder
 
-        encoder = build_audio_encoder(self.config.audio_encoder)
+        encoder = build_audio_encoder(self.config.audio_encoder, trainable=not self.config.freeze_audio)
         if encoder.embed_dim != self.config.audio_dim:
             raise ConfigError(
                 f"audio encoder {self.config.audio_encoder!r} gives {encoder.embed_dim}-d outputs, "
@@ -61,7 +61,7 @@ class TwoTowers(nn.Module):
     def _build_text(self) -> nn.Module:
         from almkit.encoders import build_text_encoder
 
-        encoder = build_text_encoder(self.config.text_encoder)
+        encoder = build_text_encoder(self.config.text_encoder, trainable=not self.config.freeze_text)
         if encoder.embed_dim != self.config.text_dim:
             raise ConfigError(
                 f"text encoder {self.config.text_encoder!r} gives {encoder.embed_dim}-d outputs, "
