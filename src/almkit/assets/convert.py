@@ -52,14 +52,22 @@ def aisfx(folder: Path) -> None:
 
 
 def smollm2(folder: Path) -> None:
-    """De-quantise the GGUF with transformers and save a plain safetensors model folder."""
+    """De-quantise the GGUF with transformers and save a plain float32 safetensors model folder."""
+    import torch
+    from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = next(folder.glob("*.gguf"))
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf.name)
-    model.save_pretrained(folder / "model", safe_serialization=True)
-    tokenizer.save_pretrained(folder / "model")
+    out = folder / "model"
+    out.mkdir()
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config  # the saved weights are plain float32
+    model.config.save_pretrained(out)
+    model.generation_config.save_pretrained(out)
+    save_model(model, str(out / "model.safetensors"))  # handles the tied input/output embeddings
+    tokenizer.save_pretrained(out)
     gguf.unlink()
 
 

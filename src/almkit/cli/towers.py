@@ -174,7 +174,7 @@ def train(
     audio_encoder: Annotated[str, typer.Option(help="yamnet, yamnet+scores, aisfx, cnn, hf:PATH")] = "yamnet+scores",
     text_encoder: Annotated[str, typer.Option(help="minilm or hf:PATH")] = "minilm",
     audio_projector: Annotated[str, typer.Option(help="conse, mlp, linear")] = "conse",
-    text_projector: Annotated[str, typer.Option(help="residual, linear, mlp, identity")] = "residual",
+    text_projector: Annotated[str, typer.Option(help="identity, residual, linear, mlp")] = "identity",
     embed_dim: Annotated[int, typer.Option(min=1)] = 384,
     loss: Annotated[str, typer.Option(help="infonce or sigmoid")] = "infonce",
     train_audio: Annotated[bool, typer.Option("--train-audio/--freeze-audio")] = False,

@@ -50,6 +50,9 @@ class TransformersAudioEncoder(nn.Module, AudioEncoder):
         self.name = f"hf:{path}"
         self.sample_rate = int(self.features.sampling_rate)
         if self.kind == "clap":
+            if not config.audio_config.enable_fusion:
+                # an unfused model takes one mel channel; chunks never exceed max_length, so nothing is cropped
+                self.features.truncation = "rand_trunc"
             self.embed_dim = int(config.projection_dim)
             seconds = float(getattr(self.features, "max_length_s", 10))
         elif self.kind == "whisper":

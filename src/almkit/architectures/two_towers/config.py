@@ -24,7 +24,7 @@ class TwoTowersConfig:
     text_encoder: str = "minilm"
     embed_dim: int = 384
     audio_projector: str = "conse"
-    text_projector: str = "residual"
+    text_projector: str = "identity"
     hidden_dim: int = 512
     freeze_audio: bool = True
     freeze_text: bool = True

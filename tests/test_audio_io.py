@@ -1,0 +1,83 @@
+"""Audio I/O and the chunking policy: every bad-input case names the file; chunking never drops audio."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from almkit.audio.chunking import ChunkPolicy
+from almkit.audio.io import audio_info, load_audio
+from almkit.errors import AudioError, ConfigError
+
+FSDD = "/work/shared/data/fsdd/recordings/3_theo_7.wav"
+OGA = "/usr/share/sounds/freedesktop/stereo/bell.oga"
+
+
+def test_real_files_decode_mono_and_resample():
+    wave = load_audio(FSDD)
+    info = audio_info(FSDD)
+    assert info.sample_rate == 8000 and wave.dtype == np.float32 and wave.ndim == 1 and len(wave) == info.frames
+    up = load_audio(FSDD, 16_000)
+    assert abs(len(up) - 2 * len(wave)) <= 1
+    stereo = load_audio(OGA, 16_000)  # ogg vorbis, stereo -> mono
+    assert stereo.ndim == 1 and np.abs(stereo).max() > 0.01
+
+
+def test_segment_by_offset_and_duration(tmp_path):
+    sr = 8000
+    wave = np.arange(sr * 3, dtype=np.float32) / (sr * 3)
+    sf.write(tmp_path / "ramp.wav", wave, sr, subtype="FLOAT")
+    seg = load_audio(tmp_path / "ramp.wav", offset=1.0, duration=0.5)
+    assert len(seg) == sr // 2 and seg[0] == pytest.approx(wave[sr])
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEnot a real wav"), "cannot decode"),
+        (lambda p: p.write_text("just some text, not audio\n"), "cannot decode"),
+        (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "zero-length"),
+        (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT"), "NaN"),
+    ],
+    ids=["missing", "empty", "corrupt", "unsupported", "zero-length", "nan"],
+)
+def test_bad_audio_raises_an_error_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "input.wav"
+    make(path)
+    with pytest.raises(AudioError, match=message) as err:
+        load_audio(path)
+    assert str(path) in str(err.value)
+
+
+def test_silence_is_valid_input(tmp_path):
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
+    assert not load_audio(tmp_path / "silent.wav").any()
+
+
+def test_chunking_covers_every_sample_and_pads_the_tail():
+    policy = ChunkPolicy(window_s=1.0, hop_s=0.5)
+    wave = np.arange(1, 2501, dtype=np.float32)  # 2.5 s at 1 kHz
+    chunks = policy.chunks(wave, 1000)
+    assert chunks.shape == (4, 1000)  # starts 0, 0.5, 1.0, 1.5 s; the last ends at 2.5 s
+    assert chunks[3, -1] == 2500 and chunks[0, 0] == 1
+    short = policy.chunks(np.ones(10, np.float32), 1000)
+    assert short.shape == (1, 1000) and short[0, 10:].sum() == 0
+
+
+def test_ten_minute_file_is_embedded_whole():
+    policy = ChunkPolicy(window_s=0.975, hop_s=0.96)
+    n = policy.count(16_000 * 600, 16_000)
+    assert n == 625  # 600 s / 0.96 s, nothing truncated
+    assert (n - 1) * 0.96 + 0.975 >= 600
+
+
+def test_pooling_and_validation():
+    x = torch.tensor([[1.0, 4.0], [3.0, 2.0]])
+    assert torch.equal(ChunkPolicy(1, 1, "mean").pool(x), torch.tensor([2.0, 3.0]))
+    assert torch.equal(ChunkPolicy(1, 1, "max").pool(x), torch.tensor([3.0, 4.0]))
+    with pytest.raises(ConfigError):
+        ChunkPolicy(1, 1, "median")
+    with pytest.raises(ConfigError):
+        ChunkPolicy(0, 1)
