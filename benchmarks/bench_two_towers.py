@@ -126,7 +126,7 @@ def zero_shot(suites: Path) -> list[dict]:
     for p in baseline.audio_projection.correction.net[-1].parameters():
         torch.nn.init.zeros_(p)  # the ConSE prior alone: the training-free baseline
     rows = []
-    for manifest in sorted(suites.glob("*.jsonl")):
+    for manifest in sorted(suites.glob("*/*.jsonl")):
         clips = [c for c in read_manifest(manifest) if c.label and c.split in ("test", None)]
         if not clips:
             continue
