@@ -31,6 +31,7 @@ class TwoTowersConfig:
     loss: str = "infonce"
     init_temperature: float = 0.07
     prompt: str = "the sound of a {}"
+    correction_scale: float = 1.0  # conse projector only: 1 = fine-tuned, 0 = training-free prior (WiSE-FT)
     audio_dim: int = 0
     text_dim: int = 0
     n_classes: int = 0
@@ -45,6 +46,8 @@ class TwoTowersConfig:
             raise ConfigError("embed_dim and hidden_dim must be positive")
         if not 0 < self.init_temperature < 10:
             raise ConfigError(f"init_temperature={self.init_temperature} must be in (0, 10)")
+        if not 0 <= self.correction_scale <= 1:
+            raise ConfigError(f"correction_scale={self.correction_scale} must be in [0, 1]")
         if "{}" not in self.prompt:
             raise ConfigError(f"prompt {self.prompt!r} needs a '{{}}' where the label goes")
         return self

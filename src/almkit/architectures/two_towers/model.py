@@ -37,7 +37,12 @@ class TwoTowers(nn.Module):
         if not config.freeze_text:
             self.text_tower = self._build_text()
         self.audio_projection = build_projector(
-            config.audio_projector, config.audio_dim, config.embed_dim, config.hidden_dim, config.n_classes
+            config.audio_projector,
+            config.audio_dim,
+            config.embed_dim,
+            config.hidden_dim,
+            config.n_classes,
+            config.correction_scale,
         )
         self.text_projection = build_projector(
             config.text_projector, config.text_dim, config.embed_dim, config.hidden_dim
@@ -157,8 +162,8 @@ class TwoTowers(nn.Module):
         return emb
 
     def logits(self, audio_emb: np.ndarray, text_emb: np.ndarray) -> np.ndarray:
-        scale = float(self.logit_scale.exp().clamp(max=100))
-        bias = float(self.logit_bias) if self.logit_bias is not None else 0.0
+        scale = float(self.logit_scale.detach().exp().clamp(max=100))
+        bias = float(self.logit_bias.detach()) if self.logit_bias is not None else 0.0
         return scale * audio_emb @ text_emb.T + bias
 
     def classify(
