@@ -1,0 +1,91 @@
+"""Sound event detection (text-queried SED is scored the same way once a query's events are predicted).
+
+* event-based F1 with an onset collar and an offset collar of ``max(t_collar, percentage_of_length)``
+  (``sed_eval.sound_event.EventBasedMetrics``, DCASE convention: 200 ms, 20 %);
+* segment-based F1 on fixed segments (``sed_eval.sound_event.SegmentBasedMetrics``, 1 s);
+* PSDS (Bilen et al., 2020) from frame scores with ``sed_scores_eval`` (DCASE scenario 1: DTC = GTC = 0.7,
+  no cross-trigger penalty, alpha_st = 1, eFPR up to 100 per hour).
+
+Events are ``(label, onset, offset)`` in seconds, keyed by clip id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from almkit.metrics.functional.result import MetricResult
+
+Events = dict[str, list[tuple[str, float, float]]]
+
+
+def _container(events: Events):
+    import dcase_util
+
+    rows = [
+        {"filename": fid, "event_label": lab, "onset": float(on), "offset": float(off)}
+        for fid, evs in events.items()
+        for lab, on, off in evs
+    ]
+    return dcase_util.containers.MetaDataContainer(rows)
+
+
+def sed_f1(
+    reference: Events,
+    estimated: Events,
+    labels: list[str],
+    t_collar: float = 0.2,
+    percentage_of_length: float = 0.2,
+    segment: float = 1.0,
+) -> MetricResult:
+    """Event-based and segment-based micro F1 (``event_F1``, ``segment_F1``) plus error rates."""
+    import sed_eval
+
+    event = sed_eval.sound_event.EventBasedMetrics(
+        event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length
+    )
+    seg = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=segment)
+    per_file = []
+    for fid in reference:
+        ref, est = _container({fid: reference[fid]}), _container({fid: estimated.get(fid, [])})
+        event.evaluate(reference_event_list=ref, estimated_event_list=est)
+        seg.evaluate(reference_event_list=ref, estimated_event_list=est)
+        one = sed_eval.sound_event.EventBasedMetrics(
+            event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length
+        )
+        one.evaluate(reference_event_list=ref, estimated_event_list=est)
+        per_file.append(one.results_overall_metrics()["f_measure"]["f_measure"])
+    ev, sg = event.results_overall_metrics(), seg.results_overall_metrics()
+    corpus = {
+        "event_F1": float(ev["f_measure"]["f_measure"]),
+        "event_ER": float(ev["error_rate"]["error_rate"]),
+        "segment_F1": float(sg["f_measure"]["f_measure"]),
+        "segment_ER": float(sg["error_rate"]["error_rate"]),
+    }
+    return MetricResult(
+        {k: float(np.nan_to_num(v)) for k, v in corpus.items()},
+        {"event_F1": np.nan_to_num(np.array(per_file, dtype=np.float64))},
+    )
+
+
+def psds1(
+    frame_scores: dict[str, np.ndarray], hop: float, labels: list[str], reference: Events, durations: dict[str, float]
+) -> MetricResult:
+    """PSDS scenario 1 from per-clip frame scores ``[frames, classes]`` (one frame every ``hop`` seconds)."""
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    scores = {fid: create_score_dataframe(s, np.arange(len(s) + 1) * hop, labels) for fid, s in frame_scores.items()}
+    gt = {fid: [(on, off, lab) for lab, on, off in evs] for fid, evs in reference.items()}
+    value, *_ = intersection_based.psds(
+        scores,
+        gt,
+        durations,
+        dtc_threshold=0.7,
+        gtc_threshold=0.7,
+        cttc_threshold=None,
+        alpha_ct=0.0,
+        alpha_st=1.0,
+        unit_of_time="hour",
+        max_efpr=100.0,
+    )
+    return MetricResult({"PSDS1": float(value)})
