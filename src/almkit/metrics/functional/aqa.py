@@ -19,8 +19,8 @@ import numpy as np
 from almkit.metrics.functional.result import MetricResult
 
 NUMBERS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty"
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
 ).split()
 YES = {"yes", "yeah", "yep", "true", "correct"}
 NO = {"no", "nope", "false", "incorrect"}
