@@ -1,0 +1,129 @@
+"""Evaluation cards: a small YAML file that locks an evaluation protocol.
+
+A card names the data (manifest + split), the model (and optionally the SHA-256 of its checkpoint, which
+the harness then enforces), the preprocessing the model must use (sample rate and chunking, checked against
+the model's encoder), the prompt template or decoding parameters, the answer parser, the metrics, the
+bootstrap size and the seed. Anyone with the same data and the card gets the same numbers.
+
+Paths are relative to the card's folder; ``${ALMKIT_DATA}`` expands to that variable (default ``./data``).
+Shipped cards (``almkit/evaluation/cards/*.yaml``) can be named without a path: ``--card drums``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from almkit.errors import ConfigError
+
+TASKS = ("zero-shot", "retrieval", "captioning", "aqa")
+DEFAULT_METRICS = {
+    "zero-shot": ["top1", "top5"],
+    "retrieval": [
+        "t2a_R@1",
+        "t2a_R@5",
+        "t2a_R@10",
+        "t2a_mAP@10",
+        "t2a_median_rank",
+        "a2t_R@1",
+        "a2t_R@5",
+        "a2t_R@10",
+        "a2t_mAP@10",
+        "a2t_median_rank",
+    ],
+    "captioning": ["bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spice", "spider", "sbert_sim"],
+    "aqa": ["accuracy"],
+}
+PARSERS = ("normalized-exact-match-v1",)
+
+
+@dataclass
+class Card:
+    name: str
+    task: str
+    manifest: str
+    split: str | None = "test"
+    model: str = "default"
+    checkpoint_sha256: str | None = None
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    prompt: str = "the sound of a {}"
+    labels: list[str] | None = None
+    decoding: dict[str, Any] = field(default_factory=lambda: {"strategy": "greedy", "max_new_tokens": 40})
+    answer_parser: str = "normalized-exact-match-v1"
+    metrics: list[str] = field(default_factory=list)
+    bootstrap: int = 1000
+    seed: int = 0
+    limit: int | None = None
+    source: str = ""  # the card file, filled in by load_card
+
+    def validate(self) -> Card:
+        where = self.source or self.name
+
+        def bad(name, why):
+            raise ConfigError(f"card field '{name}': {why}", source=where)
+
+        if self.task not in TASKS:
+            bad("task", f"{self.task!r} is not one of {TASKS}")
+        if not self.manifest:
+            bad("manifest", "is required")
+        if self.task == "zero-shot" and "{}" not in self.prompt:
+            bad("prompt", "needs a '{}' where the label goes")
+        if self.answer_parser not in PARSERS:
+            bad("answer_parser", f"{self.answer_parser!r} is not one of {PARSERS}")
+        if self.bootstrap < 0:
+            bad("bootstrap", "must be >= 0")
+        if self.limit is not None and self.limit < 1:
+            bad("limit", "must be >= 1")
+        if self.checkpoint_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.checkpoint_sha256):
+            bad("checkpoint_sha256", "must be 64 lower-case hex digits")
+        if not self.metrics:
+            self.metrics = list(DEFAULT_METRICS[self.task])
+        return self
+
+    def manifest_path(self) -> Path:
+        text = self.manifest.replace("${ALMKIT_DATA}", os.environ.get("ALMKIT_DATA", "data"))
+        path = Path(text)
+        if not path.is_absolute() and self.source and "${ALMKIT_DATA}" not in self.manifest:
+            path = Path(self.source).parent / path
+        return path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "source"}
+
+
+def shipped_cards() -> dict[str, Path]:
+    folder = Path(str(resources.files("almkit") / "evaluation" / "cards"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def load_card(path_or_name: str | Path) -> Card:
+    """Read and validate a card file, or a shipped card by name."""
+    path = Path(path_or_name)
+    if not path.exists() and str(path_or_name) in shipped_cards():
+        path = shipped_cards()[str(path_or_name)]
+    if not path.is_file():
+        raise ConfigError(
+            "card not found",
+            source=path_or_name,
+            hint=f"give a YAML file or one of the shipped cards: {', '.join(shipped_cards())}",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML ({err})", source=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("a card is a YAML mapping of fields", source=path)
+    known = {f.name for f in fields(Card)} - {"source"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown card fields {unknown}", source=path, hint=f"known fields: {sorted(known)}")
+    missing = [k for k in ("name", "task", "manifest") if k not in raw]
+    if missing:
+        raise ConfigError(f"missing card fields {missing}", source=path)
+    return Card(**raw, source=str(path)).validate()

@@ -1,0 +1,63 @@
+"""Input-use probe: does the model's score depend on the audio at all?
+
+The card is run three times: on the real audio, with every clip replaced by silence of the same length, and
+with the audio shuffled across items (a fixed seeded permutation). A model (or a harness) that ignores the
+audio scores the same in all three; almkit flags it when the probe's score is not below the lower end of the
+real run's 95 % confidence interval.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from almkit.audio.io import audio_info
+from almkit.evaluation.card import Card, load_card
+from almkit.evaluation.harness import run_card
+
+PRIMARY = {"zero-shot": "top1", "retrieval": "t2a_R@10", "captioning": "cider_d", "aqa": "accuracy"}
+
+
+def _silence(tmp: Path):
+    def audio_map(paths: list[str]) -> list[str]:
+        out = []
+        for i, p in enumerate(paths):
+            try:
+                info = audio_info(p)
+                frames, sr = info.frames, info.sample_rate
+            except Exception:  # a bad file stays bad: the harness reports it
+                out.append(p)
+                continue
+            target = tmp / f"silence-{i:06d}.wav"
+            sf.write(target, np.zeros(frames, np.float32), sr, subtype="PCM_16")
+            out.append(str(target))
+        return out
+
+    return audio_map
+
+
+def _shuffled(seed: int):
+    def audio_map(paths: list[str]) -> list[str]:
+        order = np.random.default_rng(seed).permutation(len(paths))
+        return [paths[i] for i in order]
+
+    return audio_map
+
+
+def probe(card: Card | str | Path, folder: str | Path) -> dict:
+    """Run the three variants under ``folder``; returns the primary metric of each and the verdict."""
+    card = card if isinstance(card, Card) else load_card(card)
+    folder = Path(folder)
+    metric = PRIMARY[card.task]
+    out = {"metric": metric}
+    real = run_card(card, folder / "real").results["scores"][metric]
+    out["real"] = real
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, audio_map in (("silence", _silence(Path(tmp))), ("shuffled", _shuffled(card.seed))):
+            out[name] = run_card(card, folder / name, audio_map).results["scores"][metric]
+    lower = real["ci95"][0] if real["ci95"] else real["value"]
+    out["ignores_audio"] = any(out[v]["value"] >= lower for v in ("silence", "shuffled"))
+    return out
