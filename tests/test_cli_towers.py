@@ -2,6 +2,7 @@
 with the embedded default model: classify, embed, retrieve, train (incl. 2-process DDP and resume), demo."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -185,4 +186,7 @@ def test_unknown_model_is_a_clear_error():
 def test_demo_tags_real_example_audio(tmp_path):
     r = almkit("demo", "--folder", tmp_path / "examples")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "speech.wav" in r.stdout and "zero-shot classification" in r.stdout
+    assert "zero-shot classification" in r.stdout and "query: a bell ringing" in r.stdout
+    # real recordings the default model must tag right: flite speech and the freedesktop bell
+    assert re.search(r"speech\.wav\s+│\s+speech\s+│", r.stdout), r.stdout
+    assert re.search(r"bell\.oga\s+│\s+bell\s+│", r.stdout), r.stdout

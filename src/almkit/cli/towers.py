@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -40,13 +41,21 @@ def _load(model: str):
     return load_model(model)
 
 
+def _short_names(paths: list[str]) -> tuple[str, list[str]]:
+    """Paths relative to their common folder (for tables), and that folder."""
+    if len(paths) < 2:
+        return ".", paths
+    root = os.path.commonpath(paths)
+    return root, [os.path.relpath(p, root) for p in paths]
+
+
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for c in columns:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")
     for r in rows:
         table.add_row(*map(str, r))
     Console().print(table)
@@ -74,11 +83,12 @@ def classify(
         for r in results:
             print(json.dumps(r))
     else:
+        root, names = _short_names([r["audio"] for r in results])
         rows = [
-            [r["audio"], r["label"], f"{r['score']:.3f}", ", ".join(f"{lab} {s:.2f}" for lab, s in r["top"][1:])]
-            for r in results
+            [name, r["label"], f"{r['score']:.3f}", ", ".join(f"{lab} {s:.2f}" for lab, s in r["top"][1:])]
+            for name, r in zip(names, results, strict=True)
         ]
-        _table("zero-shot classification", ["audio", "label", "score", "next"], rows)
+        _table(f"zero-shot classification ({root})", ["audio", "label", "score", "next"], rows)
     report_failures(failures)
 
 
@@ -159,10 +169,11 @@ def retrieve(
             if fmt == Format.json:
                 print(json.dumps({"query": name, "results": hits}))
             else:
+                root, short = _short_names([h for h, _ in hits]) if query else (".", [h for h, _ in hits])
                 _table(
-                    f"query: {name}",
+                    f"query: {name}" + (f" ({root})" if root != "." else ""),
                     ["rank", "match", "cosine"],
-                    [[r + 1, h, f"{s:.3f}"] for r, (h, s) in enumerate(hits)],
+                    [[r + 1, h, f"{s:.3f}"] for r, (h, (_, s)) in enumerate(zip(short, hits, strict=True))],
                 )
     report_failures(failures)
 
