@@ -8,16 +8,17 @@ import torch
 from almkit.audio.chunking import ChunkPolicy
 from almkit.audio.io import audio_info, load_audio
 from almkit.errors import AudioError, ConfigError
+from shared_data import FSDD
 
-FSDD = "/work/shared/data/fsdd/recordings/3_theo_7.wav"
+FSDD_FILE = str(FSDD / "3_theo_7.wav")
 OGA = "/usr/share/sounds/freedesktop/stereo/bell.oga"
 
 
 def test_real_files_decode_mono_and_resample():
-    wave = load_audio(FSDD)
-    info = audio_info(FSDD)
+    wave = load_audio(FSDD_FILE)
+    info = audio_info(FSDD_FILE)
     assert info.sample_rate == 8000 and wave.dtype == np.float32 and wave.ndim == 1 and len(wave) == info.frames
-    up = load_audio(FSDD, 16_000)
+    up = load_audio(FSDD_FILE, 16_000)
     assert abs(len(up) - 2 * len(wave)) <= 1
     stereo = load_audio(OGA, 16_000)  # ogg vorbis, stereo -> mono
     assert stereo.ndim == 1 and np.abs(stereo).max() > 0.01

@@ -12,8 +12,7 @@ import soundfile as sf
 from almkit.data.importers import import_dataset
 from almkit.data.importers.base import LayoutError
 from almkit.data.manifest import read_manifest
-
-ONTOLOGY = Path("/work/shared/data/audioset/ontology.json")
+from shared_data import ONTOLOGY
 
 
 def wav(path: Path, seconds: float = 0.1, sr: int = 16000) -> None:

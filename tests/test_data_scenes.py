@@ -15,8 +15,8 @@ from almkit.data.manifest import read_manifest
 from almkit.data.scenes.build import build_scenes
 from almkit.data.scenes.sources import drum_type
 from almkit.data.stats import manifest_stats
+from shared_data import FSDD_ROOT as FSDD
 
-FSDD = Path("/work/shared/data/fsdd")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(), reason="needs fluid-soundfont-gm"),

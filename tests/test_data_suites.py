@@ -14,8 +14,8 @@ from almkit.cli import app
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.sources import KIT_SPLIT
 from almkit.data.suites import build_suites
+from shared_data import FSDD_ROOT as FSDD
 
-FSDD = Path("/work/shared/data/fsdd")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not FSDD.is_dir(), reason="FSDD is in ../shared/data on these machines"),

@@ -8,9 +8,10 @@ import torch
 from almkit.encoders import build_audio_encoder, build_text_encoder
 from almkit.encoders.embed import embed_files, embed_waveforms
 from almkit.errors import ConfigError
+from shared_data import FSDD
 
 FILES = [
-    "/work/shared/data/fsdd/recordings/7_jackson_3.wav",
+    str(FSDD / "7_jackson_3.wav"),
     "/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga",
     "/usr/share/hydrogen/data/drumkits/ColomboAcousticDrumkit/snare-opaque-2mics_normal-shot1.flac",
 ]

@@ -13,6 +13,7 @@ from almkit.evaluation.card import load_card
 from almkit.evaluation.compare import compare_runs
 from almkit.evaluation.harness import checkpoint_hash, run_card, score
 from almkit.evaluation.probe import probe
+from shared_data import FSDD
 
 KIT = Path("/usr/share/hydrogen/data/drumkits")
 SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
@@ -22,7 +23,7 @@ SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 def manifest(tmp_path_factory):
     """Real clips: speech (FSDD), drums (Hydrogen), telephone and bell (freedesktop), labelled in words."""
     folder = tmp_path_factory.mktemp("data")
-    fsdd = sorted(Path("/work/shared/data/fsdd/recordings").glob("*_theo_1*.wav"))[:6]
+    fsdd = sorted(FSDD.glob("*_theo_1*.wav"))[:6]
     drums = [f for f in sorted(KIT.rglob("*.flac")) if "kick" in f.name.lower()][:6]
     rows = [(f, "speech", "a person speaking") for f in fsdd] + [(f, "kick drum", "a kick drum hit") for f in drums]
     rows += [
@@ -119,7 +120,7 @@ def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch
     monkeypatch.setattr(harness, "load_generator", lambda name: Table())
     rows = [
         {
-            "audio": "/work/shared/data/fsdd/recordings/0_theo_0.wav",
+            "audio": str(FSDD / "0_theo_0.wav"),
             "split": "test",
             "qa": [
                 {"question": "Is there speech?", "answer": "yes", "type": "presence"},
