@@ -56,14 +56,17 @@ def make_clips(folder: Path, n: int, seed: int = 0) -> list[Path]:
     return paths
 
 
-def timed(fn, repeats: int = 3) -> float:
-    fn()  # warm-up
-    best = float("inf")
+def timed_pair(a, b, repeats: int = 7) -> tuple[float, float]:
+    """Median seconds of ``a`` and of ``b``, measured interleaved (a, b, a, b, ...) after one warm-up each,
+    so drifts in machine load hit both alike."""
+    a(), b()
+    ta, tb = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        for fn, out in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return float(np.median(ta)), float(np.median(tb))
 
 
 def bench_almkit(paths: list[Path]) -> dict:
@@ -74,8 +77,9 @@ def bench_almkit(paths: list[Path]) -> dict:
     model = load_model("default")
     enc = model.audio_encoder
     waves = [load_audio(p, enc.sample_rate) for p in paths]
-    e2e = timed(lambda: model.embed_audio([str(p) for p in paths], batch_size=32))
-    enc_only = timed(lambda: embed_waveforms(enc, waves, batch_size=32))
+    e2e, enc_only = timed_pair(
+        lambda: model.embed_audio([str(p) for p in paths]), lambda: model.project_audio(embed_waveforms(enc, waves))
+    )
     return {
         "end_to_end_clips_per_s": len(paths) / e2e,
         "encoder_clips_per_s": len(paths) / enc_only,
@@ -89,7 +93,7 @@ def bench_clap(paths: list[Path]) -> dict:
 
     torch.manual_seed(0)
     model = ClapModel(ClapConfig()).eval()
-    fe = ClapFeatureExtractor()
+    fe = ClapFeatureExtractor(truncation="rand_trunc")  # unfused model; 10-s clips are never cropped
 
     def features():
         waves = []
@@ -107,8 +111,7 @@ def bench_clap(paths: list[Path]) -> dict:
                 input_features=inputs["input_features"][i : i + 8], is_longer=inputs["is_longer"][i : i + 8]
             )
 
-    e2e = timed(lambda: tower(features()), repeats=1)
-    enc_only = timed(lambda: tower(pre), repeats=1)
+    e2e, enc_only = timed_pair(lambda: tower(features()), lambda: tower(pre), repeats=2)
     return {
         "end_to_end_clips_per_s": len(paths) / e2e,
         "encoder_clips_per_s": len(paths) / enc_only,

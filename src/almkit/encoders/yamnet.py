@@ -49,6 +49,8 @@ class YAMNetEncoder(AudioEncoder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # idle workers sleep instead of spinning, so decoding on the prefetch thread gets a core
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         with open(path.parent / "yamnet_class_map.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
