@@ -266,6 +266,7 @@ def score(folder: str | Path) -> Run:
         "card": card.to_dict(),
         "scores": scores,
         **extra,
+        "unavailable": result.unavailable,
         "failures": info.get("failures", []),
         "checkpoint_sha256": info.get("checkpoint_sha256"),
         "versions": info.get("versions"),

@@ -65,3 +65,23 @@ class SeparationSISDR(Metric):
 class WordErrorRate(Metric):
     def compute(self) -> MetricResult:
         return wer(*self._columns())
+
+
+class CaptioningMetrics(Metric):
+    """``update({id: caption}, {id: [references]})`` per batch; ``compute`` scores the whole corpus at once
+    (CIDEr-D's document frequencies need every reference)."""
+
+    def __init__(self, metrics=None):
+        from almkit.metrics.functional.captioning import METRICS
+
+        self.metrics = tuple(metrics or METRICS)
+        super().__init__()
+
+    def compute(self) -> MetricResult:
+        from almkit.metrics.functional.captioning import captioning_metrics
+
+        cands, refs = {}, {}
+        for c, r in self._batches:
+            cands.update(c)
+            refs.update(r)
+        return captioning_metrics(cands, refs, self.metrics)

@@ -11,6 +11,7 @@ import numpy as np
 class MetricResult:
     corpus: dict[str, float]
     per_item: dict[str, np.ndarray] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why it could not be computed here
 
     def __getitem__(self, name: str) -> float:
         return self.corpus[name]
