@@ -1,9 +1,109 @@
-"""CLI commands: heads (stub; filled by its owner)."""
+"""Two-Heads commands: caption, ask, chat."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+
+from almkit.cli.towers import FORMAT, Format, report_failures
+
+MODEL = Annotated[str, typer.Option("--model", "-m", help="'default' or a Two-Heads model folder.")]
+DECODING = Annotated[str, typer.Option("--decoding", help="greedy, beam or sample (seeded).")]
+MAX_TOKENS = Annotated[int, typer.Option("--max-new-tokens", min=1)]
+
+
+def _emit(answers, fmt: Format, question: str | None = None) -> None:
+    for a in answers:
+        if a is None:
+            continue
+        if fmt == Format.json:
+            row = {"audio": a.audio, "text": a.text, "windows": a.windows}
+            if question is not None:
+                row["question"] = question
+            print(json.dumps(row))
+        else:
+            typer.echo(f"{a.audio}: {a.text}")
+
+
+def caption(
+    audio: Annotated[list[str], typer.Argument(help="Audio files or folders.")],
+    model: MODEL = "default",
+    decoding: DECODING = "greedy",
+    max_new_tokens: MAX_TOKENS = 40,
+    seed: int = 0,
+    fmt: FORMAT = Format.table,
+) -> None:
+    """Describe each audio file in a sentence (long files: one caption per window, with times)."""
+    from almkit.architectures.two_heads import load_generator
+    from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION, decoding_options
+    from almkit.tasks.inputs import expand_audio_inputs
+
+    opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
+    paths = expand_audio_inputs(audio)
+    answers, failures = load_generator(model).run(paths, [CAPTION_INSTRUCTION] * len(paths), **opts)
+    _emit(answers, fmt)
+    report_failures(failures)
+
+
+def ask(
+    audio: Annotated[list[str], typer.Argument(help="Audio files or folders.")],
+    question: Annotated[str, typer.Option("--question", "-q")],
+    model: MODEL = "default",
+    decoding: DECODING = "greedy",
+    max_new_tokens: MAX_TOKENS = 24,
+    seed: int = 0,
+    fmt: FORMAT = Format.table,
+) -> None:
+    """Answer a question about each audio file."""
+    from almkit.architectures.two_heads import load_generator
+    from almkit.architectures.two_heads.generator import decoding_options
+    from almkit.tasks.inputs import expand_audio_inputs
+
+    opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
+    paths = expand_audio_inputs(audio)
+    answers, failures = load_generator(model).run(paths, [question] * len(paths), **opts)
+    _emit(answers, fmt, question)
+    report_failures(failures)
+
+
+def chat(
+    audio: Annotated[str, typer.Argument(help="One audio file.")],
+    model: MODEL = "default",
+    max_new_tokens: MAX_TOKENS = 40,
+) -> None:
+    """Ask questions about one file, one per line, until an empty line or EOF. Each turn is answered from the
+    audio and that question (earlier turns are not fed back to the model)."""
+    from almkit.architectures.two_heads import load_generator
+    from almkit.architectures.two_heads.generator import decoding_options
+    from almkit.errors import AudioError
+
+    generator = load_generator(model)
+    frames, failures = generator.frames([audio])
+    if failures:
+        raise AudioError(failures[0][1], source=audio)
+    opts = decoding_options({"max_new_tokens": max_new_tokens})
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            typer.echo("you> ", nl=False)
+        line = sys.stdin.readline()
+        if not line.strip():
+            break
+        answers, _ = generator.run([audio], [line.strip()], **opts)
+        typer.echo(f"almkit> {answers[0].text}")
+
+
+def _decoding(strategy: str, max_new_tokens: int, seed: int) -> dict:
+    d = {"strategy": strategy, "max_new_tokens": max_new_tokens}
+    if strategy == "sample":
+        d["seed"] = seed
+    return d
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    for command in (caption, ask, chat):
+        app.command()(command)

@@ -1,0 +1,48 @@
+"""Two-Heads configuration, saved as ``config.json`` beside the trained projector (+ LoRA) weights."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from almkit.errors import ConfigError
+
+
+@dataclass
+class TwoHeadsConfig:
+    """Audio encoder (frozen) -> projector -> soft tokens in a causal LM's chat template.
+
+    ``lm`` is ``smollm2`` (the pinned asset) or a local ``transformers`` causal-LM folder. ``lora_r`` 0 trains
+    the projector only; > 0 also trains LoRA adapters on the LM's attention projections (peft).
+    """
+
+    audio_encoder: str = "yamnet"
+    lm: str = "smollm2"
+    projector: str = "mlp"  # or "qformer": learned queries cross-attending to the frames
+    hidden_dim: int = 256
+    n_queries: int = 8
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
+    audio_dim: int = 0  # filled in from the encoder when the model is created
+
+    def validate(self) -> TwoHeadsConfig:
+        if self.projector not in ("mlp", "qformer"):
+            raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
+        if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:
+            raise ConfigError("lora_r >= 0, hidden_dim >= 1, n_queries >= 1 and window_s > 0 are required")
+        return self
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TwoHeadsConfig:
+        raw = json.loads(Path(path).read_text())
+        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}", source=path)
+        raw["lora_targets"] = tuple(raw.get("lora_targets", ()))
+        return cls(**raw).validate()

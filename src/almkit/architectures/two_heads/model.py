@@ -1,0 +1,161 @@
+"""The Two-Heads model: frozen audio encoder frames -> projector -> soft tokens inside a causal LM's chat
+template (Pengi / LTU / SALMONN style). Only the projector (and optional LoRA adapters) train; the LM's own
+weights come from the asset cache or a local folder and are never copied into a checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from almkit.architectures.two_heads.config import TwoHeadsConfig
+from almkit.architectures.two_heads.projectors import build_projector
+from almkit.errors import CheckpointError
+from almkit.training.checkpoint import load_trainable_state_dict, trainable_state_dict
+
+AUDIO_SLOT = "<AUDIO_SLOT>"
+SYSTEM = "You listen to audio and answer briefly."  # short: every token costs training time on CPU
+IGNORE = -100
+
+
+def lm_path(config: TwoHeadsConfig) -> Path:
+    if config.lm == "smollm2":
+        from almkit.assets import require
+
+        return require("smollm2")
+    return Path(config.lm)
+
+
+class TwoHeads(nn.Module):
+    def __init__(self, config: TwoHeadsConfig):
+        super().__init__()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config.validate()
+        path = lm_path(config)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        lm = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        lm.requires_grad_(False)
+        if config.lora_r:
+            from peft import LoraConfig, get_peft_model
+
+            lm = get_peft_model(
+                lm,
+                LoraConfig(
+                    r=config.lora_r,
+                    lora_alpha=config.lora_alpha,
+                    lora_dropout=0.0,
+                    target_modules=list(config.lora_targets),
+                    task_type="CAUSAL_LM",
+                ),
+            )
+        self.lm = lm
+        self.lm_dim = lm.get_input_embeddings().embedding_dim
+        self.projector = build_projector(
+            config.projector, config.audio_dim, self.lm_dim, config.hidden_dim, config.n_queries
+        )
+        self.eos_id = self.tokenizer.eos_token_id
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
+        self._prompts: dict[str, tuple[list[int], list[int]]] = {}
+
+    # --- sequences ----------------------------------------------------------------------------------------
+    def prompt_ids(self, instruction: str) -> tuple[list[int], list[int]]:
+        """Token ids before and after the audio in the chat template for ``instruction``."""
+        if instruction not in self._prompts:
+            messages = [{"role": "system", "content": SYSTEM},
+                        {"role": "user", "content": f"{AUDIO_SLOT}\n{instruction}"}]
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            pre, post = text.split(AUDIO_SLOT)
+            enc = self.tokenizer([pre, post], add_special_tokens=False)["input_ids"]
+            self._prompts[instruction] = (enc[0], enc[1])
+        return self._prompts[instruction]
+
+    def answer_ids(self, answer: str) -> list[int]:
+        return self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.eos_id]
+
+    def sequence(self, frames: torch.Tensor, instruction: str, answer: str | None = None):
+        """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere."""
+        pre, post = self.prompt_ids(instruction)
+        ans = self.answer_ids(answer) if answer is not None else []
+        embed = self.lm.get_input_embeddings()
+        audio = self.projector(frames.float())
+        text_after = torch.tensor(post + ans, dtype=torch.long)
+        embeds = torch.cat([embed(torch.tensor(pre, dtype=torch.long)), audio, embed(text_after)])
+        labels = torch.tensor([IGNORE] * (len(pre) + len(audio) + len(post)) + ans, dtype=torch.long)
+        return embeds, labels
+
+    def collate(self, seqs: list[tuple[torch.Tensor, torch.Tensor]]):
+        """Left-pad to one batch: embeds, attention mask, labels, position ids."""
+        longest = max(len(e) for e, _ in seqs)
+        embeds = torch.zeros(len(seqs), longest, self.lm_dim)
+        mask = torch.zeros(len(seqs), longest, dtype=torch.long)
+        labels = torch.full((len(seqs), longest), IGNORE, dtype=torch.long)
+        for i, (e, lab) in enumerate(seqs):
+            embeds[i, longest - len(e) :] = e
+            mask[i, longest - len(e) :] = 1
+            labels[i, longest - len(e) :] = lab
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)
+        return embeds, mask, labels, positions
+
+    # --- training -----------------------------------------------------------------------------------------
+    def training_step(self, batch: list[tuple[torch.Tensor, str, str]]) -> torch.Tensor:
+        embeds, mask, labels, positions = self.collate([self.sequence(f, q, a) for f, q, a in batch])
+        return self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, labels=labels).loss
+
+    # --- generation ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        frames: list[torch.Tensor],
+        instructions: list[str],
+        max_new_tokens: int = 40,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> list[str]:
+        """Batched generation with the KV cache; greedy by default (deterministic), beam search or seeded
+        sampling on request."""
+        self.eval()
+        embeds, mask, _, _ = self.collate([self.sequence(f, q) for f, q in zip(frames, instructions, strict=True)])
+        if do_sample:
+            torch.manual_seed(seed)
+        extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
+        out = self.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=do_sample,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+            **extra,
+        )
+        return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+    # --- persistence --------------------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.save(folder / "config.json")
+        save_file(
+            trainable_state_dict(self), str(folder / "model.safetensors"), metadata={"format": "almkit-two-heads"}
+        )
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> TwoHeads:
+        folder = Path(folder)
+        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+            raise CheckpointError(
+                "not a Two-Heads model folder (needs config.json and model.safetensors)",
+                source=folder,
+                hint="train one with recipes/two_heads.py",
+            )
+        model = cls(TwoHeadsConfig.load(folder / "config.json"))
+        load_trainable_state_dict(model, load_file(str(folder / "model.safetensors")), folder / "model.safetensors")
+        return model.eval()
