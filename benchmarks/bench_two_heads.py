@@ -1,0 +1,169 @@
+"""Two-Heads benchmark (issue 5): the default Two-Heads model on the source-disjoint test split of a scene build,
+next to two baselines measured in the same run, the silence probe, and generation speed.
+
+* captioning: CIDEr-D, METEOR, SPIDEr (or why unavailable) of greedy captions, vs (a) a retrieval captioner:
+  the Two-Towers default model returns the nearest *training* caption for each test clip;
+* AQA: accuracy per question type (documented normalisation) vs (b) the majority training answer per type;
+* silence probe: the same questions with every clip's audio replaced by silence of the same length;
+* speed: generated tokens/s of almkit's batched KV-cache generation vs a plain transformers ``generate`` loop
+  (one prompt at a time) on the same LM and the same prompts.
+
+Usage: python benchmarks/bench_two_heads.py [--scenes DIR] [--model default] [--max-qa 1200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from almkit.architectures.two_heads import load_generator
+from almkit.data.manifest import read_manifest
+from almkit.encoders.embed import embed_waveforms
+from almkit.metrics.functional import aqa_accuracy, normalize_answer
+from almkit.metrics.functional.captioning import captioning_metrics
+
+CAPTION_METRICS = ["bleu_4", "meteor", "rouge_l", "cider_d", "spider"]
+
+
+def caption_scores(preds: dict, refs: dict) -> dict:
+    r = captioning_metrics(preds, refs, CAPTION_METRICS)
+    return {**r.corpus, **{k: f"unavailable: {v}" for k, v in r.unavailable.items()}}
+
+
+def retrieval_captions(train, test) -> dict:
+    from almkit import load_model
+
+    towers = load_model("default")
+    captions = sorted({c for clip in train for c in clip.captions})
+    audio = towers.embed_audio([str(c.audio_path) for c in test])
+    best = (audio @ towers.embed_text(captions).T).argmax(axis=1)
+    return {c.id: captions[j] for c, j in zip(test, best, strict=True)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", type=Path, default=Path("build/default-model/suites/scenes"))
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--max-qa", type=int, default=1200)
+    args = ap.parse_args()
+    train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
+    test = [c for c in read_manifest(args.scenes / "test.jsonl") if c.split == "test"]
+    gen = load_generator(args.model)
+    card_path = Path(args.model if args.model != "default" else "src/almkit/pretrained/two_heads") / "card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    print(
+        f"# bench_two_heads  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
+    print(f"\nmodel: {gen.model.config}\ntraining: {json.dumps(card)}")
+    print(f"test split: {len(test)} clips (held-out kits, voices, speakers, instruments)")
+
+    # captioning
+    paths = [str(c.audio_path) for c in test]
+    refs = {c.id: c.captions for c in test}
+    t0 = time.perf_counter()
+    ours = dict(zip([c.id for c in test], gen.caption(paths), strict=True))
+    t_cap = time.perf_counter() - t0
+    rows = {
+        "almkit Two Heads": caption_scores(ours, refs),
+        "retrieval captioner (Two Towers, nearest training caption)": caption_scores(
+            retrieval_captions(train, test), refs
+        ),
+    }
+    print(
+        f"\n## captioning ({len(test)} clips, greedy, {t_cap:.0f} s)\n| system | " + " | ".join(CAPTION_METRICS) + " |"
+    )
+    print("|---|" + "---|" * len(CAPTION_METRICS))
+    for name, s in rows.items():
+        cells = [f"{s[m]:.3f}" if isinstance(s.get(m), float) else "n/a" for m in CAPTION_METRICS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    for m, v in rows["almkit Two Heads"].items():
+        if isinstance(v, str):
+            print(f"{m}: {v}")
+    for c in test[:3]:
+        print(f'- {c.id}: almkit "{ours[c.id]}" | reference "{c.captions[0]}"')
+
+    # question answering
+    qa = [(c, q) for c in test for q in c.qa][: args.max_qa]
+    majority = {
+        t: Counter(normalize_answer(q.answer) for c in train for q in c.qa if q.type == t).most_common(1)[0][0]
+        for t in {q.type for _, q in qa}
+    }
+    answers = [q.answer for _, q in qa]
+    types = [q.type for _, q in qa]
+    t0 = time.perf_counter()
+    preds = gen.ask([str(c.audio_path) for c, _ in qa], [q.question for _, q in qa], max_new_tokens=12)
+    t_qa = time.perf_counter() - t0
+    silence_frames = embed_waveforms(
+        gen.encoder,
+        [np.zeros(int(gen.encoder.sample_rate * (c.duration or 4.0)), np.float32) for c, _ in qa],
+        pool=False,
+    )
+    silent = []
+    for k in range(0, len(qa), gen.batch_size):
+        silent += gen.model.generate(
+            silence_frames[k : k + gen.batch_size],
+            [q.question for _, q in qa[k : k + gen.batch_size]],
+            max_new_tokens=12,
+        )
+    res = {
+        "almkit Two Heads": aqa_accuracy(preds, answers, types),
+        "majority answer per type": aqa_accuracy([majority[t] for t in types], answers, types),
+        "almkit, audio replaced by silence": aqa_accuracy(silent, answers, types),
+    }
+    kinds = sorted(set(types))
+    counts = Counter(types)
+    print(
+        f"\n## question answering ({len(qa)} questions, {t_qa:.0f} s)\n| system | all | "
+        + " | ".join(f"{k} (n={counts[k]})" for k in kinds)
+        + " |"
+    )
+    print("|---|---|" + "---|" * len(kinds))
+    for name, r in res.items():
+        print(f"| {name} | {r['accuracy']:.3f} | " + " | ".join(f"{r[f'accuracy/{k}']:.3f}" for k in kinds) + " |")
+
+    # generation speed
+    prompts = [q.question for _, q in qa[:32]]
+    frames = gen.frames([str(c.audio_path) for c, _ in qa[:32]])[0]
+    fr = [frames[str(c.audio_path)] for c, _ in qa[:32]]
+    t0 = time.perf_counter()
+    outs = []
+    for k in range(0, 32, 16):
+        outs += gen.model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16)
+    t_ours = time.perf_counter() - t0
+    n_ours = sum(len(gen.model.tokenizer(o)["input_ids"]) + 1 for o in outs)
+    lm, tok = gen.model.lm, gen.model.tokenizer
+    t0 = time.perf_counter()
+    n_plain = 0
+    with torch.no_grad():
+        for p in prompts:
+            ids = tok.apply_chat_template(
+                [{"role": "user", "content": p}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            out = lm.generate(**ids, max_new_tokens=16, do_sample=False, pad_token_id=gen.model.pad_id)
+            n_plain += out.shape[1] - ids["input_ids"].shape[1]
+    t_plain = time.perf_counter() - t0
+    print(
+        "\n## generation speed (32 prompts, up to 16 new tokens)\n"
+        "| generator | tokens | seconds | tokens/s |\n|---|---|---|---|"
+    )
+    print(
+        f"| almkit batched (16 per batch, KV cache, audio soft tokens) | {n_ours} | {t_ours:.1f} | "
+        f"{n_ours / t_ours:.1f} |"
+    )
+    print(
+        f"| plain transformers generate, one prompt at a time | {n_plain} | {t_plain:.1f} | {n_plain / t_plain:.1f} |"
+    )
+    print(f"ratio: {(n_ours / t_ours) / (n_plain / t_plain):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
