@@ -37,15 +37,9 @@ def caption(
     fmt: FORMAT = Format.table,
 ) -> None:
     """Describe each audio file in a sentence (long files: one caption per window, with times)."""
-    from almkit.architectures.two_heads import load_generator
-    from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION, decoding_options
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION
 
-    opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
-    paths = expand_audio_inputs(audio)
-    answers, failures = load_generator(model).run(paths, [CAPTION_INSTRUCTION] * len(paths), **opts)
-    _emit(answers, fmt)
-    report_failures(failures)
+    _answer(audio, CAPTION_INSTRUCTION, model, _decoding(decoding, max_new_tokens, seed), fmt, question=None)
 
 
 def ask(
@@ -58,13 +52,17 @@ def ask(
     fmt: FORMAT = Format.table,
 ) -> None:
     """Answer a question about each audio file."""
+    _answer(audio, question, model, _decoding(decoding, max_new_tokens, seed), fmt, question=question)
+
+
+def _answer(audio: list[str], instruction: str, model: str, decoding: dict, fmt: Format, question: str | None):
     from almkit.architectures.two_heads import load_generator
     from almkit.architectures.two_heads.generator import decoding_options
     from almkit.tasks.inputs import expand_audio_inputs
 
-    opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
+    opts = decoding_options(decoding)
     paths = expand_audio_inputs(audio)
-    answers, failures = load_generator(model).run(paths, [question] * len(paths), **opts)
+    answers, failures = load_generator(model).run(paths, [instruction] * len(paths), **opts)
     _emit(answers, fmt, question)
     report_failures(failures)
 

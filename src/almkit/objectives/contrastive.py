@@ -26,6 +26,13 @@ def _positives(pair_ids: torch.Tensor | None, n: int, device: torch.device) -> t
     return pair_ids[:, None] == pair_ids[None, :]
 
 
+def _logits_and_positives(audio, text, logit_scale, logit_bias, pair_ids) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = logit_scale * audio @ text.T
+    if logit_bias is not None:
+        logits = logits + logit_bias
+    return logits, _positives(pair_ids, logits.shape[0], logits.device).float()
+
+
 class InfoNCELoss(nn.Module):
     """Symmetric InfoNCE: mean of audio->text and text->audio cross-entropy.
 
@@ -40,10 +47,7 @@ class InfoNCELoss(nn.Module):
         logit_bias: torch.Tensor | None = None,
         pair_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        logits = logit_scale * audio @ text.T
-        if logit_bias is not None:
-            logits = logits + logit_bias
-        pos = _positives(pair_ids, logits.shape[0], logits.device).float()
+        logits, pos = _logits_and_positives(audio, text, logit_scale, logit_bias, pair_ids)
         target = pos / pos.sum(dim=1, keepdim=True)
         loss_a2t = F.cross_entropy(logits, target)
         loss_t2a = F.cross_entropy(logits.T, target.T / target.T.sum(dim=1, keepdim=True))
@@ -61,10 +65,8 @@ class SigmoidLoss(nn.Module):
         logit_bias: torch.Tensor | None = None,
         pair_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        logits = logit_scale * audio @ text.T
-        if logit_bias is not None:
-            logits = logits + logit_bias
-        sign = _positives(pair_ids, logits.shape[0], logits.device).float() * 2 - 1
+        logits, pos = _logits_and_positives(audio, text, logit_scale, logit_bias, pair_ids)
+        sign = pos * 2 - 1
         return -F.logsigmoid(sign * logits).sum() / logits.shape[0]
 
 

@@ -65,8 +65,10 @@ class TwoHeads(nn.Module):
     def prompt_ids(self, instruction: str) -> tuple[list[int], list[int]]:
         """Token ids before and after the audio in the chat template for ``instruction``."""
         if instruction not in self._prompts:
-            messages = [{"role": "system", "content": SYSTEM},
-                        {"role": "user", "content": f"{AUDIO_SLOT}\n{instruction}"}]
+            messages = [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": f"{AUDIO_SLOT}\n{instruction}"},
+            ]
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             pre, post = text.split(AUDIO_SLOT)
             enc = self.tokenizer([pre, post], add_special_tokens=False)["input_ids"]
