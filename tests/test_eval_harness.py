@@ -129,6 +129,6 @@ def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch
         }
     ]
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    res = run_card(write_card(tmp_path, task="aqa"), tmp_path / "run").results
+    res = run_card(write_card(tmp_path, task="aqa", model=str(tmp_path)), tmp_path / "run").results
     assert res["scores"]["accuracy"]["value"] == 0.5
     assert res["scores"]["accuracy/presence"]["value"] == 1.0 and res["scores"]["accuracy/count"]["value"] == 0.0

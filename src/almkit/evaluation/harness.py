@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +46,18 @@ def versions() -> dict[str, str]:
     return out
 
 
-def checkpoint_hash(model_name: str) -> str:
-    """SHA-256 over a model folder's files (sorted by name), e.g. config.json + model.safetensors."""
+def model_folder(model_name: str, task: str = "zero-shot") -> Path:
+    """Where a card's model lives: the shipped default of the task's architecture, or a folder."""
     from almkit.architectures.two_towers.factory import pretrained_path
 
-    folder = pretrained_path(model_name)
+    if model_name == "default" and task in ("captioning", "aqa"):
+        return Path(str(resources.files("almkit") / "pretrained" / "two_heads"))
+    return pretrained_path(model_name)
+
+
+def checkpoint_hash(model_name: str, task: str = "zero-shot") -> str:
+    """SHA-256 over a model folder's files (sorted by name), e.g. config.json + model.safetensors."""
+    folder = model_folder(model_name, task)
     if not folder.is_dir():
         raise ConfigError("model folder not found", source=model_name)
     h = hashlib.sha256()
@@ -147,7 +154,7 @@ def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
             _infer_retrieval(model, clips, emb, folder)
     else:
         generator = load_generator(card.model)
-        info["checkpoint_sha256"] = getattr(generator, "checkpoint_sha256", None)
+        info["checkpoint_sha256"] = checkpoint_hash(card.model, card.task)
         _infer_generation(card, generator, clips, used, folder)
         info["failures"] = []
     info["seconds"] = round(time.perf_counter() - t0, 3)
