@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
   fluidsynth fluid-soundfont-gm hydrogen-drumkits hydrogen-drumkits-effects
-  flite espeak-ng sound-theme-freedesktop oxygen-sounds gnome-audio sox default-jre-headless
+  flite espeak-ng sound-theme-freedesktop oxygen-sounds gnome-audio sox
 )
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)  # METEOR, SPICE and the PTB tokenizer
 if ((${#missing[@]})); then
   echo "==> apt-get install ${missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
