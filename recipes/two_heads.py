@@ -1,8 +1,8 @@
-"""Train almkit's default Two-Heads model: frozen YAMNet frames -> MLP projector -> SmolLM2-135M-Instruct with
-LoRA (r 8 on q/v), on the instruction data of a scene build's train split (captions, typed questions, event
-listings). Deterministic for a seed; CPU.
+"""Train almkit's default Two-Heads model: frozen YAMNet frames (embedding + class scores, 0.48 s hop) -> MLP
+projector -> SmolLM2-135M-Instruct with LoRA (r 8 on q/v), on the instruction data of a scene build's train split
+(captions, typed questions, event listings, free-form). Frames are cached; deterministic for a seed; CPU.
 
-Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--install]
+Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 240] [--install]
 """
 
 from __future__ import annotations
@@ -18,27 +18,29 @@ from pathlib import Path
 import torch
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
+from almkit.architectures.two_heads.frames import cached_frames
 from almkit.data.manifest import read_manifest
-from almkit.encoders import build_audio_encoder
-from almkit.encoders.embed import embed_files
 from almkit.training.engine import TrainConfig, fit
-from almkit.training.instructions import clip_examples
+from almkit.training.instructions import clip_examples, length_batches
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "two_heads"
-MODEL = TwoHeadsConfig(audio_encoder="yamnet", lm="smollm2", projector="mlp", hidden_dim=256, lora_r=8)
+MODEL = TwoHeadsConfig(
+    audio_encoder="yamnet+scores", frame_hop_s=0.48, lm="smollm2", projector="mlp", hidden_dim=256, lora_r=8
+)
 
 
-def as_batch(items):
-    return items
+def one_batch(items):
+    return items[0]  # the dataset's items are whole length-bucketed batches
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=Path, default=REPO / "build" / "default-model" / "suites" / "scenes")
     ap.add_argument("--out", type=Path, default=REPO / "build" / "two-heads")
-    ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     if not (args.scenes / "train.jsonl").is_file():
@@ -49,30 +51,38 @@ def main() -> None:
     t0 = time.perf_counter()
     clips = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     examples = [e for c in clips for e in clip_examples(c)]
-    encoder = build_audio_encoder(MODEL.audio_encoder)
-    result = embed_files(encoder, sorted({e.audio for e in examples}), pool=False)
-    frames = {p: torch.as_tensor(f) for p, f in zip(result.paths, result.embeddings, strict=True)}
+    encoder = MODEL.build_encoder()
+    frames, failures = cached_frames(
+        encoder, MODEL.audio_encoder, sorted({e.audio for e in examples}), args.out / "frames.safetensors"
+    )
+    for path, message in failures:
+        print(f"skipped {path}: {message}")
+    t_frames = time.perf_counter() - t0
     data = [(frames[e.audio], e.instruction, e.answer) for e in examples if e.audio in frames]
+    lengths = [len(f) * 4 + len(q) + len(a) for f, q, a in data]  # ~characters: one frame is one token
+    batches = length_batches(data, lengths, args.batch_size, seed=0)
     torch.manual_seed(0)
     model = create_model(MODEL)
     train = TrainConfig(
         out_dir=str(args.out),
         max_steps=args.steps,
-        batch_size=args.batch_size,
-        lr=1e-3,
+        batch_size=1,
+        lr=args.lr,
         weight_decay=0.0,
-        warmup_steps=30,
+        warmup_steps=15,
         seed=0,
         log_every=10,
-        checkpoint_every=100,
+        checkpoint_every=40,
     )
-    run = fit(model, data, train, collate_fn=as_batch)
+    run = fit(model, batches, train, collate_fn=one_batch)
     model.save_pretrained(args.out / "model")
     card = {
         "trained_on": f"{args.scenes} train split: {len(clips)} clips, {len(data)} instruction examples",
         "steps": run.steps,
         "batch_size": args.batch_size,
+        "lr": args.lr,
         "final_loss": run.last_loss,
+        "minutes_frames": round(t_frames / 60, 1),
         "minutes": round((time.perf_counter() - t0) / 60, 1),
         "recipe": "python recipes/two_heads.py --install",
     }

@@ -10,7 +10,10 @@ import typer
 
 from almkit.cli.towers import FORMAT, Format, report_failures
 
-MODEL = Annotated[str, typer.Option("--model", "-m", help="'default' or a Two-Heads model folder.")]
+MODEL = Annotated[
+    str,
+    typer.Option("--model", "-m", help="'default', a Two-Heads model folder, or a local Qwen2-Audio folder."),
+]
 DECODING = Annotated[str, typer.Option("--decoding", help="greedy, beam or sample (seeded).")]
 MAX_TOKENS = Annotated[int, typer.Option("--max-new-tokens", min=1)]
 
@@ -20,7 +23,7 @@ def _emit(answers, fmt: Format, question: str | None = None) -> None:
         if a is None:
             continue
         if fmt == Format.json:
-            row = {"audio": a.audio, "text": a.text, "windows": a.windows}
+            row = a.to_dict()
             if question is not None:
                 row["question"] = question
             print(json.dumps(row))
@@ -70,19 +73,20 @@ def _answer(audio: list[str], instruction: str, model: str, decoding: dict, fmt:
 def chat(
     audio: Annotated[str, typer.Argument(help="One audio file.")],
     model: MODEL = "default",
+    decoding: DECODING = "greedy",
     max_new_tokens: MAX_TOKENS = 40,
+    seed: int = 0,
 ) -> None:
-    """Ask questions about one file, one per line, until an empty line or EOF. Each turn is answered from the
-    audio and that question (earlier turns are not fed back to the model)."""
+    """Talk about one audio file: one question per line (stdin), until an empty line or end of input.
+    Earlier questions and answers are kept in the conversation the model sees."""
     from almkit.architectures.two_heads import load_generator
     from almkit.architectures.two_heads.generator import decoding_options
     from almkit.errors import AudioError
 
     generator = load_generator(model)
-    frames, failures = generator.frames([audio])
-    if failures:
-        raise AudioError(failures[0][1], source=audio)
-    opts = decoding_options({"max_new_tokens": max_new_tokens})
+    opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
+    multi_turn = hasattr(generator, "model") and hasattr(generator.model, "prompt_ids")
+    history: list[tuple[str, str]] = []
     interactive = sys.stdin.isatty()
     while True:
         if interactive:
@@ -90,8 +94,13 @@ def chat(
         line = sys.stdin.readline()
         if not line.strip():
             break
-        answers, _ = generator.run([audio], [line.strip()], **opts)
+        question = line.strip()
+        kw = {"history": tuple(history)} if multi_turn else {}
+        answers, failures = generator.run([audio], [question], **kw, **opts)
+        if failures:
+            raise AudioError(failures[0][1], source=audio)
         typer.echo(f"almkit> {answers[0].text}")
+        history.append((question, answers[0].text))
 
 
 def _decoding(strategy: str, max_new_tokens: int, seed: int) -> dict:

@@ -10,7 +10,16 @@ from almkit.architectures.two_heads.generator import TwoHeadsGenerator
 from almkit.architectures.two_heads.model import TwoHeads
 from almkit.errors import CheckpointError
 
-__all__ = ["TwoHeads", "TwoHeadsConfig", "TwoHeadsGenerator", "create_model", "load_generator"]
+__all__ = ["TwoHeads", "TwoHeadsConfig", "TwoHeadsGenerator", "create_model", "load_generator", "pretrained_path"]
+
+RECIPE_HINT = (
+    "train it with: python recipes/two_heads.py --install (about 25 min on 2 CPU cores), or pass --model FOLDER"
+)
+
+
+def pretrained_path() -> Path:
+    """Folder of the default Two-Heads model shipped inside the package."""
+    return Path(str(resources.files("almkit") / "pretrained" / "two_heads"))
 
 
 def create_model(config: TwoHeadsConfig) -> TwoHeads:
@@ -21,13 +30,17 @@ def create_model(config: TwoHeadsConfig) -> TwoHeads:
     return TwoHeads(config)
 
 
-def load_generator(name: str = "default", batch_size: int = 16) -> TwoHeadsGenerator:
-    """``default`` (shipped with almkit, trained by recipes/two_heads.py) or a saved model folder."""
-    folder = Path(str(resources.files("almkit") / "pretrained" / "two_heads")) if name == "default" else Path(name)
+def load_generator(name: str = "default", batch_size: int = 16):
+    """A generator with ``caption(paths)``, ``ask(paths, questions)`` and ``run(...)``: ``default`` (shipped
+    with almkit, trained by recipes/two_heads.py), a saved Two-Heads folder, or a local folder of a
+    transformers audio-LM (Qwen2-Audio)."""
+    from almkit.architectures.two_heads.hf_audio_lm import TransformersAudioLM, is_transformers_audio_lm
+
+    folder = pretrained_path() if name == "default" else Path(name)
+    if is_transformers_audio_lm(folder):
+        return TransformersAudioLM(folder)
     if not (folder / "model.safetensors").is_file():
         raise CheckpointError(
-            "no Two-Heads model here",
-            source=folder,
-            hint="train one: python recipes/two_heads.py (or pass --model FOLDER)",
+            "no Two-Heads model here (needs config.json and model.safetensors)", source=folder, hint=RECIPE_HINT
         )
     return TwoHeadsGenerator(TwoHeads.from_pretrained(folder), batch_size=batch_size)

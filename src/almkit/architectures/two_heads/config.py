@@ -17,8 +17,10 @@ class TwoHeadsConfig:
     the projector only; > 0 also trains LoRA adapters on the LM's attention projections (peft).
     """
 
-    audio_encoder: str = "yamnet"
+    audio_encoder: str = "yamnet+scores"
+    frame_hop_s: float | None = 0.48  # hop between encoder frames; None keeps the encoder's own hop
     lm: str = "smollm2"
+    system: str = "Answer about the audio."  # short: every prompt token costs training time on CPU
     projector: str = "mlp"  # or "qformer": learned queries cross-attending to the frames
     hidden_dim: int = 256
     n_queries: int = 8
@@ -33,7 +35,19 @@ class TwoHeadsConfig:
             raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:
             raise ConfigError("lora_r >= 0, hidden_dim >= 1, n_queries >= 1 and window_s > 0 are required")
+        if self.frame_hop_s is not None and self.frame_hop_s <= 0:
+            raise ConfigError(f"frame_hop_s={self.frame_hop_s} must be positive (or null for the encoder's hop)")
         return self
+
+    def build_encoder(self):
+        """The frozen audio encoder, with this config's frame hop."""
+        from almkit.audio.chunking import ChunkPolicy
+        from almkit.encoders import build_audio_encoder
+
+        encoder = build_audio_encoder(self.audio_encoder)
+        if self.frame_hop_s is not None:
+            encoder.policy = ChunkPolicy(encoder.policy.window_s, self.frame_hop_s, encoder.policy.pooling)
+        return encoder
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -1,27 +1,21 @@
 """Captioning and question answering on audio files with a Two-Heads model.
 
-Long audio is never truncated: it is cut into ``config.window_s`` windows (whole encoder chunks), each window
-is answered, and the answers are merged with their time stamps. Results say which windows were used.
+Long audio is never truncated: it is cut into ``config.window_s`` windows (whole encoder frames), each window
+is answered, and the answers are merged with their time stamps (see ``windows.py``). Results say which windows
+were used. Generation is batched over windows with the KV cache and left padding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from almkit.architectures.two_heads.model import TwoHeads
+from almkit.architectures.two_heads.model import Turns, TwoHeads
+from almkit.architectures.two_heads.windows import Answer, collect, spans
 from almkit.errors import AudioError, ConfigError
 
 CAPTION_INSTRUCTION = "Describe the audio."
-
-
-@dataclass
-class Answer:
-    audio: str
-    text: str
-    windows: list[dict] = field(default_factory=list)
 
 
 def decoding_options(decoding: dict) -> dict:
@@ -45,60 +39,57 @@ def decoding_options(decoding: dict) -> dict:
     return out
 
 
-class TwoHeadsGenerator:
-    def __init__(self, model: TwoHeads, batch_size: int = 16):
-        from almkit.encoders import build_audio_encoder
+def strict_texts(answers: list[Answer | None], failures: list[tuple[str, str]]) -> list[str]:
+    """The texts, or AudioError naming the first file that failed (for callers that need one answer each)."""
+    if failures:
+        path, message = failures[0]
+        raise AudioError(message, source=path)
+    return [a.text for a in answers]
 
+
+class TwoHeadsGenerator:
+    """``caption(paths)`` and ``ask(paths, questions)`` (one string each, AudioError on a bad file), and
+    ``run`` (answers with their windows, plus the failures) for batch commands that keep going."""
+
+    def __init__(self, model: TwoHeads, batch_size: int = 16):
         self.model = model
-        self.encoder = build_audio_encoder(model.config.audio_encoder)
+        self.encoder = model.config.build_encoder()
         self.batch_size = batch_size
         self.window = max(1, round(model.config.window_s / self.encoder.policy.hop_s))
 
     def frames(self, paths: list[str]) -> tuple[dict[str, torch.Tensor], list[tuple[str, str]]]:
-        from almkit.encoders.embed import embed_files
+        """``({path: frames [n, D]}, failures)`` from the frozen encoder."""
+        from almkit.architectures.two_heads.frames import cached_frames
 
-        result = embed_files(self.encoder, paths, pool=False, progress=len(paths) > 20)
-        return {p: torch.as_tensor(e) for p, e in zip(result.paths, result.embeddings, strict=True)}, result.failures
+        return cached_frames(self.encoder, self.model.config.audio_encoder, paths)
 
-    def run(self, paths: list[str], instructions: list[str], **decoding) -> tuple[list[Answer | None], list]:
-        """One answer per (path, instruction); ``None`` where the audio failed (listed in the failures)."""
+    def run(
+        self, paths: list[str], instructions: list[str], history: Turns = (), **decoding
+    ) -> tuple[list[Answer | None], list[tuple[str, str]]]:
+        """One answer per (path, instruction); ``None`` where the audio failed (listed in the failures).
+        ``history``: earlier (question, answer) turns of a chat, shared by all items."""
         feats, failures = self.frames(list(dict.fromkeys(paths)))
-        hop = self.encoder.policy.hop_s
-        jobs = []  # (item, window start, window end, frames, instruction)
-        for i, (p, q) in enumerate(zip(paths, instructions, strict=True)):
-            if p not in feats:
-                continue
-            f = feats[p]
-            for start in range(0, len(f), self.window):
-                end = min(len(f), start + self.window)
-                jobs.append((i, round(start * hop, 2), round(end * hop, 2), f[start:end], q))
-        texts = []
-        for k in range(0, len(jobs), self.batch_size):
-            chunk = jobs[k : k + self.batch_size]
-            texts += self.model.generate([j[3] for j in chunk], [j[4] for j in chunk], **decoding)
-        answers: list[Answer | None] = [None] * len(paths)
-        for (i, s, e, _, _), text in zip(jobs, texts, strict=True):
-            if answers[i] is None:
-                answers[i] = Answer(paths[i], "", [])
-            answers[i].windows.append({"start": s, "end": e, "text": text})
-        for a in answers:
-            if a is not None:
-                a.text = (
-                    a.windows[0]["text"]
-                    if len(a.windows) == 1
-                    else " ".join(f"[{w['start']:.1f}-{w['end']:.1f} s] {w['text']}" for w in a.windows)
-                )
-        return answers, failures
+        from almkit.audio.io import audio_info
 
-    def _strict(self, answers, failures) -> list[str]:
-        if failures:
-            path, message = failures[0]
-            raise AudioError(message, source=path)
-        return [a.text for a in answers]
+        hop, width = self.encoder.policy.hop_s, self.encoder.policy.window_s
+        jobs, inputs = [], []
+        for i, (p, q) in enumerate(zip(paths, instructions, strict=True)):
+            if p in feats:
+                duration = audio_info(p).duration
+                for s, e in spans(len(feats[p]), self.window):  # a window spans its frames' audio
+                    jobs.append((i, s * hop, min(duration, (e - 1) * hop + width)))
+                    inputs.append((feats[p][s:e], q))
+        texts: list[str] = []
+        for k in range(0, len(inputs), self.batch_size):
+            chunk = inputs[k : k + self.batch_size]
+            texts += self.model.generate([f for f, _ in chunk], [q for _, q in chunk], history=history, **decoding)
+        return collect(paths, jobs, texts), failures
 
     def caption(self, paths: list[str | Path], **decoding) -> list[str]:
+        """One caption per file (greedy unless ``decoding`` says otherwise, e.g. ``strategy="beam"``)."""
         paths = [str(p) for p in paths]
-        return self._strict(*self.run(paths, [CAPTION_INSTRUCTION] * len(paths), **decoding_options(decoding)))
+        return strict_texts(*self.run(paths, [CAPTION_INSTRUCTION] * len(paths), **decoding_options(decoding)))
 
     def ask(self, paths: list[str | Path], questions: list[str], **decoding) -> list[str]:
-        return self._strict(*self.run([str(p) for p in paths], list(questions), **decoding_options(decoding)))
+        """One answer per (file, question) pair."""
+        return strict_texts(*self.run([str(p) for p in paths], list(questions), **decoding_options(decoding)))

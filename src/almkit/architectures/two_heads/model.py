@@ -17,8 +17,8 @@ from almkit.errors import CheckpointError
 from almkit.training.checkpoint import load_trainable_state_dict, trainable_state_dict
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
-SYSTEM = "You listen to audio and answer briefly."  # short: every token costs training time on CPU
 IGNORE = -100
+Turns = tuple[tuple[str, str], ...]  # earlier (question, answer) turns of a conversation about the same audio
 
 
 def lm_path(config: TwoHeadsConfig) -> Path:
@@ -62,25 +62,29 @@ class TwoHeads(nn.Module):
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
 
     # --- sequences ----------------------------------------------------------------------------------------
-    def prompt_ids(self, instruction: str) -> tuple[list[int], list[int]]:
-        """Token ids before and after the audio in the chat template for ``instruction``."""
-        if instruction not in self._prompts:
-            messages = [
-                {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": f"{AUDIO_SLOT}\n{instruction}"},
-            ]
+    def prompt_ids(self, instruction: str, history: Turns = ()) -> tuple[list[int], list[int]]:
+        """Token ids before and after the audio in the chat template: the audio opens the first user turn,
+        ``history`` holds earlier (question, answer) turns, and the text ends where the assistant's reply starts."""
+        key = (instruction, history)
+        if key not in self._prompts:
+            messages = [{"role": "system", "content": self.config.system}]
+            for i, (q, a) in enumerate((*history, (instruction, None))):
+                messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{q}" if i == 0 else q})
+                if a is not None:
+                    messages.append({"role": "assistant", "content": a})
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             pre, post = text.split(AUDIO_SLOT)
             enc = self.tokenizer([pre, post], add_special_tokens=False)["input_ids"]
-            self._prompts[instruction] = (enc[0], enc[1])
-        return self._prompts[instruction]
+            self._prompts[key] = (enc[0], enc[1])
+        return self._prompts[key]
 
     def answer_ids(self, answer: str) -> list[int]:
         return self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.eos_id]
 
-    def sequence(self, frames: torch.Tensor, instruction: str, answer: str | None = None):
-        """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere."""
-        pre, post = self.prompt_ids(instruction)
+    def sequence(self, frames: torch.Tensor, instruction: str, answer: str | None = None, history: Turns = ()):
+        """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere
+        (system prompt, audio, question, earlier turns)."""
+        pre, post = self.prompt_ids(instruction, history)
         ans = self.answer_ids(answer) if answer is not None else []
         embed = self.lm.get_input_embeddings()
         audio = self.projector(frames.float())
@@ -104,8 +108,15 @@ class TwoHeads(nn.Module):
 
     # --- training -----------------------------------------------------------------------------------------
     def training_step(self, batch: list[tuple[torch.Tensor, str, str]]) -> torch.Tensor:
+        """Mean next-token loss over the assistant's tokens. Batches are left-padded, so every answer ends at
+        the last position: the vocabulary projection runs only over the last ``k`` positions that hold them."""
         embeds, mask, labels, positions = self.collate([self.sequence(f, q, a) for f, q, a in batch])
-        return self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, labels=labels).loss
+        k = int((labels != IGNORE).sum(-1).max()) + 1
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, logits_to_keep=k).logits
+        target = labels[:, -k + 1 :]
+        return torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target.reshape(-1), ignore_index=IGNORE
+        )
 
     # --- generation ---------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -119,11 +130,14 @@ class TwoHeads(nn.Module):
         temperature: float = 1.0,
         top_p: float = 1.0,
         seed: int = 0,
+        history: Turns = (),
     ) -> list[str]:
         """Batched generation with the KV cache; greedy by default (deterministic), beam search or seeded
         sampling on request."""
         self.eval()
-        embeds, mask, _, _ = self.collate([self.sequence(f, q) for f, q in zip(frames, instructions, strict=True)])
+        embeds, mask, _, _ = self.collate(
+            [self.sequence(f, q, history=history) for f, q in zip(frames, instructions, strict=True)]
+        )
         if do_sample:
             torch.manual_seed(seed)
         extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
