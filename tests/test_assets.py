@@ -46,3 +46,15 @@ def test_yamnet_graph_exposes_the_embedding_with_a_dynamic_batch():
     outputs = {o.name: o.shape for o in session.get_outputs()}
     assert outputs["/model/Reshape_output_0_qdq"] == ["batch", 1024]
     assert session.get_inputs()[0].shape == ["batch", 1, 96, 64]
+
+
+def test_assets_list_command():
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "almkit", "assets", "list", "--format", "json"], capture_output=True, text=True
+    )
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and {row["name"] for row in rows} == set(ASSETS)
+    assert all(row["present"] and row["size"] > 0 and row["license"] for row in rows)

@@ -132,3 +132,25 @@ def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch
     res = run_card(write_card(tmp_path, task="aqa", model=str(tmp_path)), tmp_path / "run").results
     assert res["scores"]["accuracy"]["value"] == 0.5
     assert res["scores"]["accuracy/presence"]["value"] == 1.0 and res["scores"]["accuracy/count"]["value"] == 0.0
+
+
+def test_eval_commands(manifest, tmp_path):
+    import subprocess
+    import sys
+
+    shutil.copy(manifest, tmp_path / "m.jsonl")
+    card = write_card(tmp_path)
+    run = [sys.executable, "-m", "almkit", "eval"]
+    r = subprocess.run(
+        [*run, "--card", card, "--out", tmp_path / "a", "--format", "json"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["scores"]["top1"]["ci95"] is not None
+    r = subprocess.run(
+        [*run, "compare", tmp_path / "a", tmp_path / "a", "--format", "json"], capture_output=True, text=True
+    )
+    assert json.loads(r.stdout.splitlines()[0])["diff"] == 0.0
+    r = subprocess.run([*run, "cards"], capture_output=True, text=True)
+    assert "esc50-zero-shot" in r.stdout and "clotho-retrieval" in r.stdout
+    r = subprocess.run([*run, "--card", tmp_path / "missing.yaml"], capture_output=True, text=True)
+    assert r.returncode == 2 and "card not found" in r.stderr
