@@ -8,7 +8,7 @@ next to two baselines measured in the same run, the silence probe, and generatio
 * speed: generated tokens/s of almkit's batched KV-cache generation vs a plain transformers ``generate`` loop
   (one prompt at a time) on the same LM and the same prompts.
 
-Usage: python benchmarks/bench_two_heads.py [--scenes DIR] [--model default] [--max-qa 1200]
+Usage: python benchmarks/bench_two_heads.py [--scenes DIR] [--model default] [--per-type 80]
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=Path, default=Path("build/default-model/suites/scenes"))
     ap.add_argument("--model", default="default")
-    ap.add_argument("--max-qa", type=int, default=1200)
+    ap.add_argument("--per-type", type=int, default=80, help="questions per type (the first ones of the split)")
+    ap.add_argument("--clips", type=int, default=0, help="caption only the first N test clips (0: all)")
+    ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     test = [c for c in read_manifest(args.scenes / "test.jsonl") if c.split == "test"]
@@ -67,19 +69,22 @@ def main() -> None:
     print(f"test split: {len(test)} clips (held-out kits, voices, speakers, instruments)")
 
     # captioning
-    paths = [str(c.audio_path) for c in test]
-    refs = {c.id: c.captions for c in test}
+    cap_clips = test[: args.clips] if args.clips else test
+    paths = [str(c.audio_path) for c in cap_clips]
+    refs = {c.id: c.captions for c in cap_clips}
     t0 = time.perf_counter()
-    ours = dict(zip([c.id for c in test], gen.caption(paths), strict=True))
+    ours = dict(zip([c.id for c in cap_clips], gen.caption(paths), strict=True))
     t_cap = time.perf_counter() - t0
     rows = {
         "almkit Two Heads": caption_scores(ours, refs),
         "retrieval captioner (Two Towers, nearest training caption)": caption_scores(
-            retrieval_captions(train, test), refs
+            retrieval_captions(train, cap_clips), refs
         ),
     }
     print(
-        f"\n## captioning ({len(test)} clips, greedy, {t_cap:.0f} s)\n| system | " + " | ".join(CAPTION_METRICS) + " |"
+        f"\n## captioning ({len(cap_clips)} clips, greedy, {t_cap:.0f} s)\n| system | "
+        + " | ".join(CAPTION_METRICS)
+        + " |"
     )
     print("|---|" + "---|" * len(CAPTION_METRICS))
     for name, s in rows.items():
@@ -88,11 +93,17 @@ def main() -> None:
     for m, v in rows["almkit Two Heads"].items():
         if isinstance(v, str):
             print(f"{m}: {v}")
-    for c in test[:3]:
+    for c in cap_clips[:3]:
         print(f'- {c.id}: almkit "{ours[c.id]}" | reference "{c.captions[0]}"')
 
     # question answering
-    qa = [(c, q) for c in test for q in c.qa][: args.max_qa]
+    seen: Counter = Counter()
+    qa = []
+    for c in test:
+        for q in c.qa:
+            if seen[q.type] < args.per_type:
+                seen[q.type] += 1
+                qa.append((c, q))
     majority = {
         t: Counter(normalize_answer(q.answer) for c in train for q in c.qa if q.type == t).most_common(1)[0][0]
         for t in {q.type for _, q in qa}
@@ -130,39 +141,41 @@ def main() -> None:
     for name, r in res.items():
         print(f"| {name} | {r['accuracy']:.3f} | " + " | ".join(f"{r[f'accuracy/{k}']:.3f}" for k in kinds) + " |")
 
-    # generation speed
-    prompts = [q.question for _, q in qa[:32]]
-    frames = gen.frames([str(c.audio_path) for c, _ in qa[:32]])[0]
-    fr = [frames[str(c.audio_path)] for c, _ in qa[:32]]
+    if args.skip_speed:
+        return
+    # generation speed: the same LM (with its LoRA), the same prompts with their audio soft tokens, greedy
+    model = gen.model
+    items = qa[:32]
+    feats = gen.frames([str(c.audio_path) for c, _ in items])[0]
+    fr = [feats[str(c.audio_path)] for c, _ in items]
+    prompts = [q.question for _, q in items]
     t0 = time.perf_counter()
-    outs = []
-    for k in range(0, 32, 16):
-        outs += gen.model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16)
+    ours = []
+    for k in range(0, len(items), 16):
+        ours += model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16)
     t_ours = time.perf_counter() - t0
-    n_ours = sum(len(gen.model.tokenizer(o)["input_ids"]) + 1 for o in outs)
-    lm, tok = gen.model.lm, gen.model.tokenizer
     t0 = time.perf_counter()
-    n_plain = 0
+    plain = []
     with torch.no_grad():
-        for p in prompts:
-            ids = tok.apply_chat_template(
-                [{"role": "user", "content": p}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        for f, p in zip(fr, prompts, strict=True):
+            embeds, _ = model.sequence(f, p)
+            out = model.lm.generate(
+                inputs_embeds=embeds[None], max_new_tokens=16, do_sample=False, pad_token_id=model.pad_id
             )
-            out = lm.generate(**ids, max_new_tokens=16, do_sample=False, pad_token_id=gen.model.pad_id)
-            n_plain += out.shape[1] - ids["input_ids"].shape[1]
+            plain.append(model.tokenizer.decode(out[0], skip_special_tokens=True).strip())
     t_plain = time.perf_counter() - t0
+    n_tokens = sum(min(16, len(model.tokenizer(o)["input_ids"]) + 1) for o in ours)  # answer + end of turn
     print(
-        "\n## generation speed (32 prompts, up to 16 new tokens)\n"
+        f"\n## generation speed ({len(items)} questions with their audio, up to 16 new tokens, greedy)\n"
         "| generator | tokens | seconds | tokens/s |\n|---|---|---|---|"
     )
-    print(
-        f"| almkit batched (16 per batch, KV cache, audio soft tokens) | {n_ours} | {t_ours:.1f} | "
-        f"{n_ours / t_ours:.1f} |"
-    )
-    print(
-        f"| plain transformers generate, one prompt at a time | {n_plain} | {t_plain:.1f} | {n_plain / t_plain:.1f} |"
-    )
-    print(f"ratio: {(n_ours / t_ours) / (n_plain / t_plain):.1f}x")
+    for name, sec in (
+        ("almkit batched (16 per batch, left padding, KV cache)", t_ours),
+        ("plain transformers generate, one prompt at a time", t_plain),
+    ):
+        print(f"| {name} | {n_tokens} | {sec:.1f} | {n_tokens / sec:.1f} |")
+    same = sum(a == b for a, b in zip(ours, plain, strict=True))
+    print(f"speed-up: {t_plain / t_ours:.1f}x; same answers: {same}/{len(items)}")
 
 
 if __name__ == "__main__":

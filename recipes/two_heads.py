@@ -26,7 +26,13 @@ from almkit.training.instructions import clip_examples, length_batches
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "two_heads"
 MODEL = TwoHeadsConfig(
-    audio_encoder="yamnet+scores", frame_hop_s=0.48, lm="smollm2", projector="mlp", hidden_dim=256, lora_r=8
+    audio_encoder="yamnet+scores",
+    frame_hop_s=0.48,
+    lm="smollm2",
+    projector="mlp",
+    score_prior=True,
+    hidden_dim=256,
+    lora_r=8,
 )
 
 
@@ -38,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=Path, default=REPO / "build" / "default-model" / "suites" / "scenes")
     ap.add_argument("--out", type=Path, default=REPO / "build" / "two-heads")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--install", action="store_true")

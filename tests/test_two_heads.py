@@ -80,6 +80,30 @@ def test_projector_shapes_for_any_encoder(tiny_lm, audio_dim):
         assert qformer(torch.randn(frames, audio_dim)).shape == (6, 32)
 
 
+def test_soft_tokens_keep_the_scale_of_text_tokens(tiny_lm):
+    for kind in ("mlp", "qformer"):
+        model = make(tiny_lm, projector=kind)
+        norm = model.lm.get_input_embeddings().weight.norm(dim=-1).mean()
+        out = model.projector(torch.randn(5, 1024) * 100)
+        assert torch.allclose(out.norm(dim=-1), norm.expand(len(out)), rtol=1e-4)
+
+
+def test_class_score_prior_starts_at_the_class_name_embeddings(tiny_lm):
+    model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, score_prior=True)
+    names = model.config.build_encoder().class_names
+    k = names.index("Dog")
+    frames = torch.zeros(2, 1545)
+    frames[:, :1024] = torch.randn(2, 1024)
+    frames[:, 1024 + k] = 0.9  # the encoder is sure it hears a dog
+    ids = model.tokenizer(" dog", add_special_tokens=False)["input_ids"]
+    dog = model.lm.get_input_embeddings().weight[ids].mean(0)
+    out = model.projector(frames)
+    assert torch.allclose(out, (dog / dog.norm() * model.projector.scale).expand(2, -1), atol=1e-5)
+    assert not any(k.endswith("prior") for k in model.state_dict())  # rebuilt from the LM, never saved
+    with pytest.raises(ConfigError, match="score_prior"):
+        TwoHeadsConfig(audio_encoder="yamnet", score_prior=True).validate()
+
+
 def test_save_load_is_strict_and_exact(tiny_lm, tmp_path):
     model = make(tiny_lm, projector="qformer")
     with torch.no_grad():

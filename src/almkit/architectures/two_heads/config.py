@@ -24,6 +24,7 @@ class TwoHeadsConfig:
     projector: str = "mlp"  # or "qformer": learned queries cross-attending to the frames
     hidden_dim: int = 256
     n_queries: int = 8
+    score_prior: bool = False  # MLP only: start soft tokens at the LM's embeddings of the encoder's class names
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
@@ -33,6 +34,8 @@ class TwoHeadsConfig:
     def validate(self) -> TwoHeadsConfig:
         if self.projector not in ("mlp", "qformer"):
             raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
+        if self.score_prior and (self.projector != "mlp" or self.audio_encoder != "yamnet+scores"):
+            raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:
             raise ConfigError("lora_r >= 0, hidden_dim >= 1, n_queries >= 1 and window_s > 0 are required")
         if self.frame_hop_s is not None and self.frame_hop_s <= 0:

@@ -54,12 +54,25 @@ class TwoHeads(nn.Module):
             )
         self.lm = lm
         self.lm_dim = lm.get_input_embeddings().embedding_dim
+        table = lm.get_input_embeddings().weight.detach()
         self.projector = build_projector(
-            config.projector, config.audio_dim, self.lm_dim, config.hidden_dim, config.n_queries
+            config.projector,
+            config.audio_dim,
+            self.lm_dim,
+            config.hidden_dim,
+            config.n_queries,
+            norm=float(table.norm(dim=-1).mean()),
+            prior=self._class_name_embeddings(table) if config.score_prior else None,
         )
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
+
+    def _class_name_embeddings(self, table: torch.Tensor) -> torch.Tensor:
+        """``[n_classes, lm_dim]``: mean LM input embedding of each of the encoder's class names."""
+        names = self.config.build_encoder().class_names
+        ids = self.tokenizer([f" {n.lower()}" for n in names], add_special_tokens=False)["input_ids"]
+        return torch.stack([table[i].mean(0) for i in ids]).clone()
 
     # --- sequences ----------------------------------------------------------------------------------------
     def prompt_ids(self, instruction: str, history: Turns = ()) -> tuple[list[int], list[int]]:
@@ -138,19 +151,19 @@ class TwoHeads(nn.Module):
         embeds, mask, _, _ = self.collate(
             [self.sequence(f, q, history=history) for f, q in zip(frames, instructions, strict=True)]
         )
-        if do_sample:
-            torch.manual_seed(seed)
         extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
-        out = self.lm.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            do_sample=do_sample,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos_id,
-            **extra,
-        )
+        with torch.random.fork_rng():  # seeded sampling without touching the caller's random state
+            torch.manual_seed(seed)
+            out = self.lm.generate(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                do_sample=do_sample,
+                pad_token_id=self.pad_id,
+                eos_token_id=self.eos_id,
+                **extra,
+            )
         return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
     # --- persistence --------------------------------------------------------------------------------------
