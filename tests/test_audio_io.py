@@ -33,23 +33,33 @@ def test_segment_by_offset_and_duration(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "make, message",
+    "name, make, message",
     [
-        (lambda p: None, "file not found"),
-        (lambda p: p.write_bytes(b""), "empty file"),
-        (lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEnot a real wav"), "cannot decode"),
-        (lambda p: p.write_text("just some text, not audio\n"), "cannot decode"),
-        (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "zero-length"),
-        (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT"), "NaN"),
+        ("missing.wav", lambda p: None, "file not found"),
+        ("empty.wav", lambda p: p.write_bytes(b""), "empty file"),
+        ("corrupt.wav", lambda p: p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEnot a real wav"), "corrupt or truncated wav"),
+        ("corrupt.mp3", lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "corrupt or truncated mp3"),
+        ("notes.txt", lambda p: p.write_text("just some text, not audio\n"), "unsupported format '.txt'"),
+        ("zero.wav", lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "zero-length"),
+        ("nan.wav", lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT"), "NaN"),
+        ("inf.wav", lambda p: sf.write(p, np.array([0.1, np.inf], np.float32), 16000, subtype="FLOAT"), "infinite"),
     ],
-    ids=["missing", "empty", "corrupt", "unsupported", "zero-length", "nan"],
+    ids=["missing", "empty", "corrupt-wav", "corrupt-mp3", "unsupported-txt", "zero-length", "nan", "inf"],
 )
-def test_bad_audio_raises_an_error_naming_the_file(tmp_path, make, message):
-    path = tmp_path / "input.wav"
+def test_bad_audio_raises_an_error_naming_the_file(tmp_path, name, make, message):
+    path = tmp_path / name
     make(path)
     with pytest.raises(AudioError, match=message) as err:
         load_audio(path)
     assert str(path) in str(err.value)
+
+
+def test_mp3_and_flac_round_trip(tmp_path):
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)).astype(np.float32)
+    for ext in ("mp3", "flac", "ogg"):
+        sf.write(tmp_path / f"tone.{ext}", tone, 22050)
+        wave = load_audio(tmp_path / f"tone.{ext}", 16_000)
+        assert wave.ndim == 1 and abs(len(wave) - 16_000) < 1200 and 0.3 < np.abs(wave).max() < 0.7, ext
 
 
 def test_silence_is_valid_input(tmp_path):
@@ -67,7 +77,7 @@ def test_chunking_covers_every_sample_and_pads_the_tail():
     assert short.shape == (1, 1000) and short[0, 10:].sum() == 0
 
 
-def test_ten_minute_file_is_embedded_whole():
+def test_ten_minute_policy_covers_the_whole_file():
     policy = ChunkPolicy(window_s=0.975, hop_s=0.96)
     n = policy.count(16_000 * 600, 16_000)
     assert n == 625  # 600 s / 0.96 s, nothing truncated

@@ -17,6 +17,11 @@ from almkit.errors import ConfigError
 
 @dataclass(frozen=True)
 class ChunkPolicy:
+    """Cut a waveform into ``window_s`` windows every ``hop_s`` seconds; pool chunk embeddings by mean or max.
+
+    A clip of ``T`` samples gives ``1 + ceil(max(0, T - window) / hop)`` chunks; the last one is zero-padded.
+    """
+
     window_s: float
     hop_s: float
     pooling: str = "mean"
@@ -28,9 +33,11 @@ class ChunkPolicy:
             raise ConfigError(f"pooling must be 'mean' or 'max', got {self.pooling!r}")
 
     def sizes(self, sample_rate: int) -> tuple[int, int]:
+        """``(window, hop)`` in samples."""
         return int(round(self.window_s * sample_rate)), int(round(self.hop_s * sample_rate))
 
     def count(self, n_samples: int, sample_rate: int) -> int:
+        """Number of chunks for a clip of ``n_samples`` (at least one)."""
         window, hop = self.sizes(sample_rate)
         return 1 + max(0, math.ceil((n_samples - window) / hop))
 

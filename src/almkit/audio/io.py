@@ -1,8 +1,8 @@
 """Decoding and resampling: the one place almkit reads audio.
 
 ``load_audio`` returns mono float32 at the requested rate, or raises :class:`AudioError` naming the file and
-what to do: missing, empty (0 bytes), undecodable or of an unsupported format, zero-length (no samples), or
-holding NaN/infinite samples. Silent audio is valid input.
+what to do: missing, empty (0 bytes), of an unsupported format, undecodable (corrupt or truncated),
+zero-length (no samples), or holding NaN/infinite samples. Silent audio is valid input.
 """
 
 from __future__ import annotations
@@ -16,17 +16,24 @@ import soxr
 
 from almkit.errors import AudioError
 
+#: File suffixes almkit decodes (libsndfile >= 1.1: wav, flac, ogg vorbis/opus, mp3, and its other formats).
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64"}
+)
 FORMATS_HINT = "almkit reads wav, flac, ogg/opus and mp3; convert other formats with ffmpeg or sox"
 
 
 @dataclass(frozen=True)
 class AudioInfo:
+    """Header facts of an audio file (no samples decoded)."""
+
     sample_rate: int
     frames: int
     channels: int
 
     @property
     def duration(self) -> float:
+        """Seconds."""
         return self.frames / self.sample_rate
 
 
@@ -34,23 +41,40 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise AudioError("file not found", source=path, hint="check the path")
     if path.is_dir():
-        raise AudioError("is a folder, not an audio file", source=path)
+        raise AudioError("is a folder, not an audio file", source=path, hint="pass the audio files inside it")
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)", source=path, hint="re-export or remove it")
 
 
+def _decode_error(path: Path, err: Exception) -> AudioError:
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        return AudioError(
+            f"unsupported format {suffix or '(no suffix)'!r}: cannot decode", source=path, hint=FORMATS_HINT
+        )
+    detail = str(err).split(": ", 1)[-1]  # libsndfile's reason, without its repetition of the path
+    if "does not exist" in detail:  # libsndfile's words for an mp3 it cannot parse; the file does exist
+        detail = "no valid frames"
+    return AudioError(
+        f"cannot decode: corrupt or truncated {suffix[1:]} file ({detail})",
+        source=path,
+        hint="re-export it, or remove it from the input",
+    )
+
+
 def audio_info(path: str | Path) -> AudioInfo:
+    """Sample rate, frame count and channels from the file's header."""
     path = Path(path)
     _check_file(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(f"cannot decode ({err})", source=path, hint=FORMATS_HINT) from None
+        raise _decode_error(path, err) from None
     return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """High-quality, deterministic resampling (soxr)."""
+    """High-quality, deterministic resampling (soxr HQ)."""
     if sr_in == sr_out:
         return wave.astype(np.float32, copy=False)
     return soxr.resample(wave, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
@@ -59,7 +83,10 @@ def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 def load_audio(
     path: str | Path, sample_rate: int | None = None, offset: float = 0.0, duration: float | None = None
 ) -> np.ndarray:
-    """Mono float32 samples of ``path`` (optionally a segment), resampled to ``sample_rate`` if given."""
+    """Mono float32 samples ``[T]`` of ``path`` (optionally a segment), resampled to ``sample_rate`` if given.
+
+    Channels are averaged. Raises :class:`AudioError` naming the file for every unusable input.
+    """
     path = Path(path)
     _check_file(path)
     try:
@@ -70,9 +97,10 @@ def load_audio(
             frames = -1 if duration is None else int(round(duration * sr))
             data = fh.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(f"cannot decode ({err})", source=path, hint=FORMATS_HINT) from None
+        raise _decode_error(path, err) from None
     if data.shape[0] == 0:
-        raise AudioError("zero-length audio (no samples)", source=path, hint="re-export or remove it")
+        what = "zero-length audio (no samples)" if not offset else f"no samples after offset {offset} s"
+        raise AudioError(what, source=path, hint="re-export or remove it")
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(wave).all():
         raise AudioError("contains NaN or infinite samples", source=path, hint="re-export the file")
