@@ -202,23 +202,25 @@ def test_decoding_options_are_validated():
 
 
 def test_caption_ask_chat_commands(tiny_lm, tmp_path):
+    from typer.testing import CliRunner
+
+    from almkit.cli import app
+
     model = make(tiny_lm, audio_encoder="yamnet")
     model.save_pretrained(tmp_path / "model")
     wav = str(FSDD / "3_theo_1.wav")
-    run = [sys.executable, "-m", "almkit"]
     opts = ["--model", str(tmp_path / "model"), "--max-new-tokens", "3", "--format", "json"]
-    r = subprocess.run([*run, "caption", wav, "/no/such.wav", *opts], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "almkit", "caption", wav, "/no/such.wav", *opts], capture_output=True, text=True
+    )
     assert r.returncode == 1 and "/no/such.wav" in r.stderr  # the good file is answered, the bad one listed
     row = json.loads(r.stdout)
     assert row["audio"] == wav and row["windows"][0]["start"] == 0.0 and row["text"] == row["windows"][0]["text"]
-    r = subprocess.run([*run, "ask", wav, "-q", "Is there speech?", *opts], capture_output=True, text=True)
-    assert r.returncode == 0 and json.loads(r.stdout)["question"] == "Is there speech?"
-    r = subprocess.run(
-        [*run, "chat", wav, "--model", str(tmp_path / "model"), "--max-new-tokens", "3"],
-        input="Is there speech?\nHow many sounds?\n\n",
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0 and r.stdout.count("almkit> ") == 2
-    r = subprocess.run([*run, "caption", wav, "--model", str(tmp_path / "nothing")], capture_output=True, text=True)
-    assert r.returncode == 2 and "recipes/two_heads.py" in r.stderr  # says how to get a model
+    runner = CliRunner()
+    r = runner.invoke(app, ["ask", wav, "-q", "Is there speech?", *opts])
+    assert r.exit_code == 0 and json.loads(r.stdout)["question"] == "Is there speech?"
+    chat = ["chat", wav, "--model", str(tmp_path / "model"), "--max-new-tokens", "3"]
+    r = runner.invoke(app, chat, input="Is there speech?\nHow many sounds?\n\n")
+    assert r.exit_code == 0 and r.stdout.count("almkit> ") == 2
+    r = runner.invoke(app, ["caption", wav, "--model", str(tmp_path / "nothing")])
+    assert isinstance(r.exception, CheckpointError) and "recipes/two_heads.py" in str(r.exception)
