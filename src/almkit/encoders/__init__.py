@@ -16,6 +16,10 @@ AUDIO_SPECS = ("yamnet", "yamnet+scores", "aisfx", "cnn", "hf:PATH")
 
 
 def build_audio_encoder(spec: str, trainable: bool = False) -> AudioEncoder:
+    """The audio encoder named by ``spec`` (see :data:`AUDIO_SPECS`); ``trainable`` unfreezes a torch encoder.
+
+    YAMNet runs in ONNX Runtime and cannot train; the CNN is always trainable (it has no pretrained weights).
+    """
     if spec in ("yamnet", "yamnet+scores"):
         if trainable:
             raise ConfigError("YAMNet runs in ONNX Runtime and cannot be fine-tuned", hint="freeze the audio tower")
@@ -29,7 +33,7 @@ def build_audio_encoder(spec: str, trainable: bool = False) -> AudioEncoder:
     if spec == "cnn":
         from almkit.encoders.cnn import CNNEncoder
 
-        return CNNEncoder()
+        return CNNEncoder(trainable=True)  # no pretrained weights: it exists to be trained
     if spec.startswith("hf:"):
         from almkit.encoders.hf import TransformersAudioEncoder
 
@@ -38,6 +42,7 @@ def build_audio_encoder(spec: str, trainable: bool = False) -> AudioEncoder:
 
 
 def build_text_encoder(spec: str, trainable: bool = False):
+    """The text encoder named by ``spec``: ``minilm`` or ``hf:/local/path``."""
     from almkit.encoders.text import TextEncoder
 
     if spec == "minilm":

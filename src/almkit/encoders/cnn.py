@@ -1,5 +1,11 @@
-"""A small log-mel CNN trained from scratch (no pretrained weights): the baseline audio tower to train
-end to end on one's own data."""
+"""A small log-mel CNN trained from scratch (no pretrained weights): the baseline audio tower to train end to
+end on one's own data.
+
+Front-end: YAMNet's log-mel (16 kHz, 25 ms Hann frames every 10 ms, 64 HTK mel bands 125-7500 Hz); four
+conv blocks (conv 3x3, GroupNorm, GELU, 2x2 max-pool between blocks) and a linear head on the time-frequency
+mean. GroupNorm, not BatchNorm: a chunk's embedding never depends on the other chunks in the batch. The
+initial weights come from ``seed``, so an untrained CNN is reproducible too. 1 s chunks, 1 s hop.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +15,44 @@ from torch import nn
 
 from almkit.audio.chunking import ChunkPolicy
 from almkit.encoders.base import AudioEncoder
+from almkit.encoders.yamnet import FRAME, HOP, NFFT, SAMPLE_RATE, mel_matrix
 
 
 class LogMel(nn.Module):
-    def __init__(self, sample_rate=16_000, n_fft=512, hop=160, n_mels=64):
-        super().__init__()
-        from almkit.encoders.yamnet import mel_matrix
+    """``[B, S]`` waves at 16 kHz -> ``[B, frames, 64]`` log-mel (YAMNet's front-end, unquantised)."""
 
-        assert (sample_rate, n_fft, n_mels) == (16_000, 512, 64), "mel matrix is built for 16 kHz / 512 / 64"
-        self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("window", torch.hann_window(400, periodic=True), persistent=False)
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("window", torch.hann_window(FRAME, periodic=True), persistent=False)
         self.register_buffer("mel", torch.from_numpy(mel_matrix()), persistent=False)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:  # [B, S] -> [B, frames, mels]
-        frames = wave.unfold(-1, 400, self.hop) * self.window
-        return torch.log(torch.fft.rfft(frames, n=self.n_fft).abs() @ self.mel + 1e-3)
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        frames = wave.unfold(-1, FRAME, HOP) * self.window
+        return torch.log(torch.fft.rfft(frames, n=NFFT).abs() @ self.mel + 1e-3)
 
 
 class CNNEncoder(nn.Module, AudioEncoder):
     name = "cnn"
-    sample_rate = 16_000
+    sample_rate = SAMPLE_RATE
     policy = ChunkPolicy(window_s=1.0, hop_s=1.0)
-    trainable = True
 
-    def __init__(self, embed_dim: int = 256, width: int = 32):
+    def __init__(self, embed_dim: int = 256, width: int = 32, seed: int = 0, trainable: bool = True):
         super().__init__()
         self.embed_dim = embed_dim
         self.frontend = LogMel()
         chans = [1, width, width * 2, width * 4, width * 8]
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.GroupNorm(8 if b >= 8 else 1, b), nn.GELU())
-            for a, b in zip(chans[:-1], chans[1:], strict=True)
-        )
-        self.head = nn.Linear(chans[-1], embed_dim)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.blocks = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.GroupNorm(min(8, b), b), nn.GELU())
+                for a, b in zip(chans[:-1], chans[1:], strict=True)
+            )
+            self.head = nn.Linear(chans[-1], embed_dim)
+        self.trainable = trainable
+        self.requires_grad_(trainable)
 
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
+        """``[B, 16000]`` -> ``[B, embed_dim]``."""
         x = self.frontend(chunks).unsqueeze(1)
         for i, block in enumerate(self.blocks):
             x = block(x)

@@ -2,7 +2,8 @@
 
 Decoding of the next files overlaps with encoding (a small bounded prefetch on a thread: soundfile and soxr
 release the GIL), so the pipeline costs little more than the encoder itself. ``batch_size`` counts chunks
-per forward pass; results do not depend on it.
+per forward pass; results do not depend on it (encoders are row-independent). Inference only: no gradients
+(training calls ``encoder.encode_chunks`` itself).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from almkit.errors import AudioError
 
 @dataclass
 class EmbedResult:
+    """What :func:`embed_files` returns: the good files' embeddings and paths in input order, and failures."""
+
     embeddings: np.ndarray | list[np.ndarray]  # [N_good, D] pooled, or one [n_chunks, D] per good file
     paths: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -37,7 +40,7 @@ def _encode(encoder: AudioEncoder, chunks: np.ndarray, batch_size: int) -> torch
 
 
 def embed_waveforms(
-    encoder: AudioEncoder, waves: Sequence[np.ndarray], batch_size: int = 64, pool: bool = True
+    encoder: AudioEncoder, waves: Sequence[np.ndarray], batch_size: int = 32, pool: bool = True
 ) -> torch.Tensor | list[torch.Tensor]:
     """Embed waveforms already at ``encoder.sample_rate``: ``[N, D]`` pooled, or a list of ``[n_i, D]``."""
     chunked = [encoder.policy.chunks(np.asarray(w, dtype=np.float32), encoder.sample_rate) for w in waves]
@@ -73,11 +76,15 @@ def _prefetch(paths: Sequence[str], sample_rate: int, depth: int = 8) -> Iterato
 def embed_files(
     encoder: AudioEncoder,
     paths: Sequence[str | Path],
-    batch_size: int = 64,
+    batch_size: int = 32,
     pool: bool = True,
     progress: bool = True,
 ) -> EmbedResult:
-    """Embed files, streaming: bad files are collected in ``failures`` (path, message) and skipped."""
+    """Embed files, streaming: bad files are collected in ``failures`` (path, message) and skipped.
+
+    Every file is embedded whole (all of its chunks); with ``pool=False`` each good file gives its chunk
+    sequence ``[n_chunks, D]`` (the frames a Two Heads model reads).
+    """
     from rich.progress import Progress
 
     result = EmbedResult(embeddings=[])
@@ -98,7 +105,7 @@ def embed_files(
         task = bar.add_task(f"embedding with {encoder.name}", total=len(paths))
         for path, wave in _prefetch([str(p) for p in paths], encoder.sample_rate):
             if isinstance(wave, Exception):
-                result.failures.append((path, getattr(wave, "what", str(wave))))
+                result.failures.append((path, f"{wave.what} ({wave.hint})" if wave.hint else wave.what))
             else:
                 buffer.append((path, wave))
                 n_buffered += encoder.policy.count(len(wave), encoder.sample_rate)

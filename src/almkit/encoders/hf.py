@@ -2,8 +2,10 @@
 
 Supported model types: ``clap`` (ClapModel's audio tower and projection, ``get_audio_features``),
 ``audio-spectrogram-transformer`` (ASTModel, pooled output) and ``whisper`` (the encoder, mean over the
-frames that hold audio). The folder's feature extractor is used when it has one, else the class default.
-The chunk window is the model's natural input length (CLAP 10 s at 48 kHz, AST 10.24 s, Whisper 30 s).
+frames that hold audio: the zero padding at the end of a chunk is left out). The folder's feature extractor
+is used when it has one, else the class default. The chunk window is the model's natural input length
+(CLAP 10 s at 48 kHz, AST 10.24 s, Whisper 30 s), hop = window. Weights the folder lacks are an error
+(:class:`CheckpointError`), not a silent random initialisation.
 """
 
 from __future__ import annotations
@@ -15,9 +17,23 @@ from torch import nn
 
 from almkit.audio.chunking import ChunkPolicy
 from almkit.encoders.base import AudioEncoder
-from almkit.errors import ConfigError
+from almkit.errors import CheckpointError, ConfigError
 
 SUPPORTED = ("clap", "audio-spectrogram-transformer", "whisper")
+
+
+def load_pretrained(cls, path: Path) -> nn.Module:
+    """``cls.from_pretrained(path)``, failing on weights the folder lacks or holds in the wrong shape
+    (transformers only warns and initialises them at random)."""
+    model, info = cls.from_pretrained(str(path), output_loading_info=True)
+    bad = sorted(info.get("missing_keys", ())) + [str(k) for k in info.get("mismatched_keys", ())]
+    if bad:
+        raise CheckpointError(
+            f"{len(bad)} weights missing or of the wrong shape, e.g. {', '.join(bad[:5])}",
+            source=path,
+            hint=f"the folder does not hold a complete {cls.__name__}",
+        )
+    return model
 
 
 class TransformersAudioEncoder(nn.Module, AudioEncoder):
@@ -41,7 +57,7 @@ class TransformersAudioEncoder(nn.Module, AudioEncoder):
             "audio-spectrogram-transformer": (tf.ASTModel, tf.ASTFeatureExtractor),
             "whisper": (tf.WhisperModel, tf.WhisperFeatureExtractor),
         }[self.kind]
-        model = cls.from_pretrained(str(path))
+        model = load_pretrained(cls, path)
         self.model = model.encoder if self.kind == "whisper" else model
         try:
             self.features = fe_cls.from_pretrained(str(path))
@@ -66,6 +82,15 @@ class TransformersAudioEncoder(nn.Module, AudioEncoder):
         self.requires_grad_(trainable)
         self.eval()
 
+    @staticmethod
+    def _audio_mask(chunks: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """``[B, n_frames, 1]``: True for the encoder frames that cover audio, False for the zero padding at the
+        end of the window (a 1 s clip in Whisper's 30 s window is pooled over its own 1 s, not 29 s of padding)."""
+        nonzero = chunks != 0
+        last = torch.where(nonzero.any(1), chunks.shape[1] - nonzero.flip(1).int().argmax(1), 1)
+        used = ((last * n_frames + chunks.shape[1] - 1) // chunks.shape[1]).clamp(1, n_frames)
+        return (torch.arange(n_frames)[None, :] < used[:, None]).unsqueeze(-1)
+
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
         waves = list(chunks.detach().cpu().numpy())
         if self.kind == "clap":
@@ -76,6 +101,8 @@ class TransformersAudioEncoder(nn.Module, AudioEncoder):
             return out if isinstance(out, torch.Tensor) else out.pooler_output
         if self.kind == "whisper":
             inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt")
-            return self.model(inputs["input_features"]).last_hidden_state.mean(dim=1)
+            hidden = self.model(inputs["input_features"]).last_hidden_state  # [B, frames, D]
+            mask = self._audio_mask(chunks, hidden.shape[1]).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1)
         inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt")
         return self.model(**inputs).pooler_output

@@ -1,28 +1,48 @@
 """Text towers: any ``transformers`` encoder with masked mean pooling and L2 normalisation.
 
 ``minilm`` is sentence-transformers' all-MiniLM-L6-v2 from the pinned wheel (384-d), pooled exactly as
-sentence-transformers pools it.
+sentence-transformers pools it. Any other local model folder works too: an encoder (BERT, RoBERTa, MPNet...),
+the encoder half of an encoder-decoder (T5, BART), or the text tower of a dual model (CLIP, CLAP).
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from almkit.encoders.hf import load_pretrained
+from almkit.errors import ConfigError
+
+
+def _text_encoder(model: nn.Module) -> nn.Module:
+    if hasattr(model, "text_model"):  # CLIP / CLAP / SigLIP: the text tower
+        return model.text_model
+    if getattr(model.config, "is_encoder_decoder", False):
+        return model.get_encoder()
+    return model
+
 
 class TextEncoder(nn.Module):
+    """Sentences -> ``[B, embed_dim]`` unit vectors (mean of the token states under the attention mask)."""
+
     def __init__(self, path: str | Path, name: str, max_length: int = 256, trainable: bool = False):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise ConfigError("not a transformers model folder (no config.json)", source=path)
         self.name = name
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModel.from_pretrained(str(path))
-        self.embed_dim = int(self.model.config.hidden_size)
-        self.max_length = max_length
+        self.model = _text_encoder(load_pretrained(AutoModel, path))
+        self._accepts = set(inspect.signature(self.model.forward).parameters)
+        config = self.model.config
+        self.embed_dim = int(getattr(config, "hidden_size", None) or config.d_model)
+        self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length))
         self.trainable = trainable
         self.model.requires_grad_(trainable)
         if not trainable:
@@ -33,8 +53,9 @@ class TextEncoder(nn.Module):
         batch = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         )
+        inputs = {k: v for k, v in batch.items() if k in self._accepts}
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
-            hidden = self.model(**batch).last_hidden_state
+            hidden = self.model(**inputs).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
         return F.normalize(pooled, dim=-1)

@@ -4,12 +4,15 @@ Front-end as YAMNet's own: 25 ms periodic-Hann frames (400 samples) every 10 ms 
 64 HTK mel bands 125-7500 Hz, ``log(mel + 0.001)``; one 0.96 s patch (96 frames, i.e. 0.975 s of audio) per
 chunk, quantised with the export's input scale and zero point. The graph was edited at pull time to expose
 the 1024-d embedding with a dynamic batch.
+
+Chunking: one patch per chunk, patches back to back (hop 0.96 s = 96 frames, so the chunks' frames are
+exactly the frames of the whole clip) and a 0.975 s window (the 96th frame ends 15 ms after 0.96 s). A 10 s
+clip gives 11 chunks, the last zero-padded. The ONNX session runs on 2 intra-op threads by default.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import torch
@@ -39,15 +42,18 @@ def mel_matrix(lower=125.0, upper=7500.0) -> np.ndarray:
 
 
 class YAMNetEncoder(AudioEncoder):
+    """YAMNet's 1024-d embedding per 0.96 s patch; ``with_scores`` appends the 521 AudioSet class probabilities
+    (``.class_names``, ``.class_mids`` give their display names and ontology ids)."""
+
     sample_rate = SAMPLE_RATE
     policy = ChunkPolicy(window_s=(PATCH - 1) * HOP / SAMPLE_RATE + FRAME / SAMPLE_RATE, hop_s=0.96)
 
-    def __init__(self, with_scores: bool = False, threads: int | None = None):
+    def __init__(self, with_scores: bool = False, threads: int = 2):
         import onnxruntime as ort
 
         path = require("yamnet")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # idle workers sleep instead of spinning, so decoding on the prefetch thread gets a core
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -71,6 +77,7 @@ class YAMNetEncoder(AudioEncoder):
         return q.unsqueeze(1).numpy()
 
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
+        """``[B, 15600]`` at 16 kHz -> ``[B, 1024]`` embeddings (+ ``[B, 521]`` class probabilities)."""
         scores, emb = self.session.run(["class_scores", "/model/Reshape_output_0_qdq"], {"audio": self.patches(chunks)})
         emb = torch.from_numpy(emb.astype(np.float32))
         if not self.with_scores:
