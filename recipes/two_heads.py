@@ -1,8 +1,10 @@
 """Train almkit's default Two-Heads model: frozen YAMNet frames (embedding + class scores, 0.48 s hop) -> MLP
-projector -> SmolLM2-135M-Instruct with LoRA (r 8 on q/v), on the instruction data of a scene build's train split
-(captions, typed questions, event listings, free-form). Frames are cached; deterministic for a seed; CPU.
+projector started at the LM's embeddings of the class names (score prior) -> SmolLM2-135M-Instruct with LoRA
+(r 8 on q/v), on the instruction data of a scene build's train split (captions, typed questions, event
+listings, free-form). Frames are cached; deterministic for a seed; CPU.
 
-Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 240] [--install]
+Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N]
+[--install]. The shipped weights: ``--steps 500 --export-step 400 --install`` (see the card.json beside them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
 from almkit.architectures.two_heads.frames import cached_frames
 from almkit.data.manifest import read_manifest
+from almkit.training.checkpoint import load_checkpoint
 from almkit.training.engine import TrainConfig, fit
 from almkit.training.instructions import clip_examples, length_batches
 
@@ -47,6 +50,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--export-step", type=int, default=0, help="export this checkpoint instead of the last step")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     if not (args.scenes / "train.jsonl").is_file():
@@ -81,10 +85,15 @@ def main() -> None:
         checkpoint_every=40,
     )
     run = fit(model, batches, train, collate_fn=one_batch)
+    steps = run.steps
+    if args.export_step:
+        load_checkpoint(args.out / "checkpoints" / f"step-{args.export_step:07d}", model)
+        steps = args.export_step
     model.save_pretrained(args.out / "model")
     card = {
         "trained_on": f"{args.scenes} train split: {len(clips)} clips, {len(data)} instruction examples",
-        "steps": run.steps,
+        "steps": steps,
+        "schedule": f"{run.steps}-step run, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,
         "lr": args.lr,
         "final_loss": run.last_loss,

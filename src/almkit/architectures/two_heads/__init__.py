@@ -13,7 +13,8 @@ from almkit.errors import CheckpointError
 __all__ = ["TwoHeads", "TwoHeadsConfig", "TwoHeadsGenerator", "create_model", "load_generator", "pretrained_path"]
 
 RECIPE_HINT = (
-    "train it with: python recipes/two_heads.py --install (about 25 min on 2 CPU cores), or pass --model FOLDER"
+    "train it with: python recipes/two_heads.py --steps 500 --export-step 400 --install "
+    "(about 30 min on 2 CPU cores), or pass --model FOLDER"
 )
 
 
