@@ -91,7 +91,7 @@ def load_audio(
     _check_file(path)
     try:
         with sf.SoundFile(str(path)) as fh:
-            sr = fh.samplerate
+            sr, integer_pcm = fh.samplerate, fh.subtype.startswith("PCM_")
             if offset:
                 fh.seek(min(int(round(offset * sr)), fh.frames))
             frames = -1 if duration is None else int(round(duration * sr))
@@ -102,6 +102,6 @@ def load_audio(
         what = "zero-length audio (no samples)" if not offset else f"no samples after offset {offset} s"
         raise AudioError(what, source=path, hint="re-export or remove it")
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(wave).all():
+    if not integer_pcm and not np.isfinite(wave).all():  # integer PCM cannot hold NaN or inf
         raise AudioError("contains NaN or infinite samples", source=path, hint="re-export the file")
     return resample(np.ascontiguousarray(wave), sr, sample_rate) if sample_rate else wave
