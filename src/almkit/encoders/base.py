@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 
 from almkit.audio.chunking import ChunkPolicy
@@ -24,6 +25,15 @@ class AudioEncoder(ABC):
     @abstractmethod
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
         """``[B, window samples]`` float32 -> ``[B, embed_dim]``; row-independent (no batch statistics)."""
+
+    def prepare(self, chunks: torch.Tensor) -> torch.Tensor | np.ndarray:
+        """Row-wise CPU front-end (e.g. a log-mel) turning chunks into the forward pass's input. The embedding
+        pipeline runs it on its decode thread, overlapped with the forward passes. Default: the chunks."""
+        return chunks
+
+    def encode_prepared(self, inputs: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The forward pass on :meth:`prepare`'s output: ``encode_prepared(prepare(x)) == encode_chunks(x)``."""
+        return self.encode_chunks(inputs)
 
     @property
     def window(self) -> int:

@@ -1,18 +1,20 @@
-"""Shared embedding pipeline: decode -> resample -> chunk -> encode in batches -> pool.
+"""Shared embedding pipeline: decode -> resample -> chunk -> front-end -> forward in batches -> pool.
 
-Decoding of the next files overlaps with encoding (a small bounded prefetch on a thread: soundfile and soxr
-release the GIL), so the pipeline costs little more than the encoder itself. ``batch_size`` counts chunks
-per forward pass; results do not depend on it (encoders are row-independent). Inference only: no gradients
-(training calls ``encoder.encode_chunks`` itself).
+A worker thread prepares the next inputs (decode, resample, chunk and the encoder's row-wise front-end,
+:meth:`AudioEncoder.prepare`) while the caller's thread runs the forward passes, so the CPU work of a
+pipeline overlaps the model. Forward passes get full batches of ``batch_size`` chunks, whichever files the
+chunks come from; results do not depend on the batch size (encoders are row-independent). Inference only:
+no gradients (training calls ``encoder.encode_chunks`` itself).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -20,6 +22,8 @@ import torch
 from almkit.audio.io import load_audio
 from almkit.encoders.base import AudioEncoder
 from almkit.errors import AudioError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,46 +35,80 @@ class EmbedResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _encode(encoder: AudioEncoder, chunks: np.ndarray, batch_size: int) -> torch.Tensor:
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(chunks), batch_size):
-            outs.append(encoder.encode_chunks(torch.from_numpy(chunks[i : i + batch_size])).float())
-    return torch.cat(outs)
+def _prefetch(items: Sequence[T], work: Callable[[T], object], depth: int = 8) -> Iterator[tuple[T, object]]:
+    """``(item, work(item))`` in order, computed up to ``depth`` items ahead on one worker thread; an
+    :class:`AudioError` raised by ``work`` is returned in place of its result."""
+
+    def run(item):
+        try:
+            return work(item)
+        except AudioError as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append((item, pool.submit(run, item)))
+            if len(pending) > depth:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()
+
+
+def _cat(parts: list) -> torch.Tensor | np.ndarray:
+    return torch.cat(parts) if isinstance(parts[0], torch.Tensor) else np.concatenate(parts)
+
+
+def _encode_stream(
+    encoder: AudioEncoder, prepared: Iterator[tuple[T, object]], batch_size: int
+) -> Iterator[tuple[T, torch.Tensor]]:
+    """Forward passes over a stream of ``(key, prepared rows)`` in full batches of ``batch_size`` rows (one last
+    partial batch), yielding ``(key, [rows, D])`` in stream order."""
+    inputs: list = []  # prepared rows not yet encoded
+    outputs: list[torch.Tensor] = []  # encoded rows not yet handed back
+    keys: deque[tuple[T, int]] = deque()
+
+    def run(final: bool) -> Iterator[tuple[T, torch.Tensor]]:
+        nonlocal inputs, outputs
+        x = _cat(inputs)
+        stop = len(x) if final else len(x) // batch_size * batch_size
+        with torch.no_grad():
+            outputs += [encoder.encode_prepared(x[i : i + batch_size]).float() for i in range(0, stop, batch_size)]
+        inputs = [x[stop:]] if stop < len(x) else []
+        out, pos = torch.cat(outputs), 0
+        while keys and keys[0][1] <= len(out) - pos:
+            key, n = keys.popleft()
+            yield key, out[pos : pos + n]
+            pos += n
+        outputs = [out[pos:]]
+
+    n_waiting = 0
+    for key, rows in prepared:
+        keys.append((key, len(rows)))
+        inputs.append(rows)
+        n_waiting += len(rows)
+        if n_waiting >= batch_size:
+            yield from run(final=False)
+            n_waiting %= batch_size
+    if inputs:
+        yield from run(final=True)
+
+
+def _prepare(encoder: AudioEncoder, wave: np.ndarray) -> torch.Tensor | np.ndarray:
+    return encoder.prepare(torch.from_numpy(encoder.policy.chunks(wave, encoder.sample_rate)))
 
 
 def embed_waveforms(
     encoder: AudioEncoder, waves: Sequence[np.ndarray], batch_size: int = 32, pool: bool = True
 ) -> torch.Tensor | list[torch.Tensor]:
     """Embed waveforms already at ``encoder.sample_rate``: ``[N, D]`` pooled, or a list of ``[n_i, D]``."""
-    chunked = [encoder.policy.chunks(np.asarray(w, dtype=np.float32), encoder.sample_rate) for w in waves]
-    if not chunked:
-        return torch.zeros(0, encoder.embed_dim) if pool else []
-    out = _encode(encoder, np.concatenate(chunked), batch_size)
-    parts = list(torch.split(out, [len(c) for c in chunked]))
-    return torch.stack([encoder.policy.pool(p) for p in parts]) if pool else parts
-
-
-def _prefetch(paths: Sequence[str], sample_rate: int, depth: int = 8) -> Iterator[tuple[str, np.ndarray | Exception]]:
-    def load(p):
-        try:
-            return load_audio(p, sample_rate)
-        except AudioError as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: deque = deque()
-        it = iter(paths)
-        for p in it:
-            pending.append((p, pool.submit(load, p)))
-            if len(pending) >= depth:
-                break
-        while pending:
-            p, fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(load, nxt)))
-            yield p, fut.result()
+    prepared = _prefetch(range(len(waves)), lambda i: _prepare(encoder, np.asarray(waves[i], dtype=np.float32)))
+    out = [rows for _, rows in _encode_stream(encoder, prepared, batch_size)]
+    if not pool:
+        return out
+    return torch.stack([encoder.policy.pool(r) for r in out]) if out else torch.zeros(0, encoder.embed_dim)
 
 
 def embed_files(
@@ -88,31 +126,23 @@ def embed_files(
     from rich.progress import Progress
 
     result = EmbedResult(embeddings=[])
-    buffer: list[tuple[str, np.ndarray]] = []
-    n_buffered = 0
     outputs: list[torch.Tensor] = []
-
-    def flush():
-        nonlocal n_buffered
-        if buffer:
-            out = embed_waveforms(encoder, [w for _, w in buffer], batch_size, pool=pool)
-            outputs.extend(out if not pool else list(out))
-            result.paths.extend(p for p, _ in buffer)
-            buffer.clear()
-            n_buffered = 0
-
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"embedding with {encoder.name}", total=len(paths))
-        for path, wave in _prefetch([str(p) for p in paths], encoder.sample_rate):
-            if isinstance(wave, Exception):
-                result.failures.append((path, f"{wave.what} ({wave.hint})" if wave.hint else wave.what))
-            else:
-                buffer.append((path, wave))
-                n_buffered += encoder.policy.count(len(wave), encoder.sample_rate)
-                if n_buffered >= batch_size:
-                    flush()
-            bar.advance(task)
-        flush()
+
+        def good_files():
+            for path, rows in _prefetch(
+                [str(p) for p in paths], lambda p: _prepare(encoder, load_audio(p, encoder.sample_rate))
+            ):
+                bar.advance(task)
+                if isinstance(rows, AudioError):
+                    result.failures.append((path, f"{rows.what} ({rows.hint})" if rows.hint else rows.what))
+                else:
+                    yield path, rows
+
+        for path, rows in _encode_stream(encoder, good_files(), batch_size):
+            result.paths.append(path)
+            outputs.append(encoder.policy.pool(rows) if pool else rows)
     if pool:
         result.embeddings = torch.stack(outputs).numpy() if outputs else np.zeros((0, encoder.embed_dim), np.float32)
     else:

@@ -77,9 +77,14 @@ class YAMNetEncoder(AudioEncoder):
         q = logmel.div_(IN_SCALE).round_().add_(IN_ZERO).clamp_(0, 255).to(torch.uint8)
         return q.unsqueeze(1).numpy()
 
+    prepare = patches
+
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
         """``[B, 15600]`` at 16 kHz -> ``[B, 1024]`` embeddings (+ ``[B, 521]`` class probabilities)."""
-        scores, emb = self.session.run(["class_scores", "/model/Reshape_output_0_qdq"], {"audio": self.patches(chunks)})
+        return self.encode_prepared(self.patches(chunks))
+
+    def encode_prepared(self, patches: np.ndarray) -> torch.Tensor:
+        scores, emb = self.session.run(["class_scores", "/model/Reshape_output_0_qdq"], {"audio": patches})
         emb = torch.from_numpy(emb.astype(np.float32))
         if not self.with_scores:
             return emb
