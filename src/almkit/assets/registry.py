@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMAT = 2
+FORMAT = 3  # 3: YAMNet weights re-expressed as uint8 (see convert._unsigned_weights)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A frozen tower gives the same output for the same input every time (almkit's inference is deterministic),
 so training computes each clip's and each caption's features once and reads them back afterwards.
-Entries are keyed by the encoder spec plus the file's path, size and modification time (or the text), and
-stored as safetensors in the run folder.
+Entries are keyed by the encoder spec and the asset format plus the file's path, size and modification time
+(or the text), and stored as safetensors in the run folder.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from almkit.assets.registry import FORMAT as ASSET_FORMAT
 
-def _key(*parts: object) -> str:
-    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+def cache_key(*parts: object) -> str:
+    """Key of one cached feature: its parts plus the asset format, so re-converted weights miss the cache."""
+    return hashlib.sha1("\x1f".join(map(str, (ASSET_FORMAT, *parts))).encode()).hexdigest()
 
 
 def _load(path: Path) -> dict[str, torch.Tensor]:
@@ -36,7 +39,7 @@ def audio_features(
     keys = {}
     for p in dict.fromkeys(str(p) for p in paths):
         st = os.stat(p) if os.path.exists(p) else None
-        keys[p] = _key(spec, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
+        keys[p] = cache_key(spec, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
     todo = [p for p, k in keys.items() if k not in cache]
     failures: list[tuple[str, str]] = []
     if todo:
@@ -54,7 +57,7 @@ def audio_features(
 def text_features(encoder, spec: str, texts: Sequence[str], cache_file: Path, batch_size: int = 256):
     """Tower outputs for each distinct text: ``{text: feature}``."""
     cache = _load(cache_file)
-    keys = {t: _key(spec, t) for t in dict.fromkeys(texts)}
+    keys = {t: cache_key(spec, t) for t in dict.fromkeys(texts)}
     todo = [t for t, k in keys.items() if k not in cache]
     for i in range(0, len(todo), batch_size):
         chunk = todo[i : i + batch_size]

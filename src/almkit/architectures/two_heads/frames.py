@@ -1,13 +1,12 @@
 """Frame sequences of the frozen audio encoder, cached for training.
 
 The encoder is frozen and deterministic, so each file's ``[n_frames, D]`` sequence is computed once and read
-back from one safetensors file. Entries are keyed by the encoder spec, the frame hop and the file's path, size
-and modification time, so a changed file or a different encoder is never served a stale entry.
+back from one safetensors file. Entries are keyed by the encoder spec, the asset format, the frame hop and the
+file's path, size and modification time, so a changed file or encoder is never served a stale entry.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-
-def _key(*parts: object) -> str:
-    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+from almkit.training.features import cache_key
 
 
 def cached_frames(
@@ -30,7 +27,7 @@ def cached_frames(
     keys = {}
     for p in dict.fromkeys(str(p) for p in paths):
         st = os.stat(p) if os.path.exists(p) else None
-        keys[p] = _key(spec, encoder.policy, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
+        keys[p] = cache_key(spec, encoder.policy, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
     todo = [p for p, k in keys.items() if k not in cache]
     failures: list[tuple[str, str]] = []
     if todo:
