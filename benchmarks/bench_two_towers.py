@@ -142,6 +142,9 @@ def zero_shot(suites: Path) -> list[dict]:
         labels = sorted({c.label for c in clips})
         truth = {str(c.audio_path): c.label for c in clips}
         result = embed_files(model.audio_encoder, list(truth), progress=False)
+        if result.failures:
+            path, message = result.failures[0]
+            raise SystemExit(f"{manifest}: {len(result.failures)} clips unreadable, e.g. {path}: {message}")
         feats = torch.as_tensor(np.asarray(result.embeddings, dtype=np.float32))
         names = [str(p) for p in result.paths]
         row = {"suite": manifest.stem, "n": len(names), "classes": len(labels), "chance": 1 / len(labels)}

@@ -30,6 +30,19 @@ def test_minimal_forms_are_valid_and_resolve_relative_to_manifest(tmp_path):
     assert str(clips[1].audio_path) == "/abs/cat.wav"
 
 
+def test_parent_paths_climb_from_the_real_folder_of_a_symlinked_manifest(tmp_path):
+    """``../`` in a manifest read through a symlinked folder reaches the file the OS would open."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "a.wav").write_bytes(b"")
+    real = tmp_path / "build" / "suites" / "fsdd"
+    real.mkdir(parents=True)
+    _write(real / "m.jsonl", ['{"audio": "../../../shared/a.wav"}'])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "suites").symlink_to(real.parent)
+    clip = next(iter(read_manifest(tmp_path / "data" / "suites" / "fsdd" / "m.jsonl")))
+    assert clip.audio_path == (tmp_path / "shared" / "a.wav").resolve() and clip.audio_path.is_file()
+
+
 def test_full_round_trip(tmp_path):
     clip = Clip(
         audio="x.wav",

@@ -180,7 +180,9 @@ def _resolve(audio: str, root: Path | None) -> Path:
     p = Path(audio).expanduser()
     if p.is_absolute():
         return p
-    return Path(os.path.abspath((root if root is not None else Path.cwd()) / p))
+    # '..' climbs from the manifest folder's real location, as the OS would: a manifest read through a
+    # symlinked folder finds the same files
+    return Path(os.path.abspath(Path(os.path.realpath(root if root is not None else Path.cwd())) / p))
 
 
 @dataclass
