@@ -3,8 +3,9 @@ projector started at the LM's embeddings of the class names (score prior) -> Smo
 (r 8 on q/v), on the instruction data of a scene build's train split (captions, typed questions, event
 listings, free-form). Frames are cached; deterministic for a seed; CPU.
 
-Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N]
-[--install]. The shipped weights: ``--steps 500 --export-step 400 --install`` (see the card.json beside them).
+Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N
+[--export-only]] [--install]. ``--export-only`` exports a checkpoint of an earlier run without training further
+(a run stopped for time). The shipped weights: see the card.json beside them for the exact command.
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--export-step", type=int, default=0, help="export this checkpoint instead of the last step")
+    ap.add_argument("--export-only", action="store_true", help="export --export-step from an existing run, no training")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
+    if args.export_only and not args.export_step:
+        ap.error("--export-only needs --export-step")
     if not (args.scenes / "train.jsonl").is_file():
         subprocess.run(
             [sys.executable, "-m", "almkit", "data", "build-scenes", "--out", str(args.scenes), "--n", "3000"],
@@ -84,22 +88,24 @@ def main() -> None:
         log_every=10,
         checkpoint_every=40,
     )
-    run = fit(model, batches, train, collate_fn=one_batch)
-    steps = run.steps
+    if not args.export_only:  # --export-only: a run stopped for time, one of its checkpoints is exported as is
+        fit(model, batches, train, collate_fn=one_batch)
+    steps = args.export_step or args.steps
     if args.export_step:
         load_checkpoint(args.out / "checkpoints" / f"step-{args.export_step:07d}", model)
-        steps = args.export_step
+    logged = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
+    at = [r for r in logged if r["step"] <= steps][-1]  # the last logged step up to the exported one
     model.save_pretrained(args.out / "model")
     card = {
         "trained_on": f"{args.scenes} train split: {len(clips)} clips, {len(data)} instruction examples",
         "steps": steps,
-        "schedule": f"{run.steps}-step run, lr {args.lr}, 15 warm-up steps, cosine",
+        "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,
         "lr": args.lr,
-        "final_loss": run.last_loss,
+        "loss": {"step": at["step"], "value": at["loss"]},
         "minutes_frames": round(t_frames / 60, 1),
-        "minutes": round((time.perf_counter() - t0) / 60, 1),
-        "recipe": "python recipes/two_heads.py --install",
+        "minutes": round((t_frames + at["seconds"]) / 60, 1),
+        "recipe": "python " + " ".join(["recipes/two_heads.py", *sys.argv[1:]]),
     }
     (args.out / "model" / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card, indent=1))
