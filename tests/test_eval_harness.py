@@ -11,7 +11,7 @@ import yaml
 from almkit.errors import ConfigError
 from almkit.evaluation.card import load_card
 from almkit.evaluation.compare import compare_runs
-from almkit.evaluation.harness import checkpoint_hash, run_card, score
+from almkit.evaluation.harness import checkpoint_hash, markdown, run_card, score
 from almkit.evaluation.probe import probe
 from shared_data import FSDD
 
@@ -154,3 +154,16 @@ def test_eval_commands(manifest, tmp_path):
     assert "esc50-zero-shot" in r.stdout and "clotho-retrieval" in r.stdout
     r = subprocess.run([*run, "--card", tmp_path / "missing.yaml"], capture_output=True, text=True)
     assert r.returncode == 2 and "card not found" in r.stderr
+
+
+def test_markdown_lists_unavailable_metrics_with_the_reason():
+    results = {
+        "card": {"name": "c", "task": "captioning", "model": "default", "manifest": "m.jsonl", "split": "test"},
+        "checkpoint_sha256": "ab" * 32,
+        "n": 3,
+        "scores": {"cider_d": {"value": 0.5, "ci95": [0.4, 0.6]}},
+        "unavailable": {"spider": "SPICE needs the CoreNLP 3.6.0 jars"},
+    }
+    text = markdown(results)
+    assert "| cider_d | 0.5000 | [0.4000, 0.6000] |" in text
+    assert "| spider | unavailable: SPICE needs the CoreNLP 3.6.0 jars | - |" in text

@@ -301,6 +301,8 @@ def markdown(results: dict) -> str:
     for name, s in results["scores"].items():
         ci = f"[{s['ci95'][0]:.4f}, {s['ci95'][1]:.4f}]" if s["ci95"] else "-"
         lines.append(f"| {name} | {s['value']:.4f} | {ci} |")
+    for name, why in (results.get("unavailable") or {}).items():
+        lines.append(f"| {name} | unavailable: {why} | - |")
     if results.get("failures"):
         lines += ["", f"{len(results['failures'])} input(s) failed and were not scored."]
     return "\n".join(lines) + "\n"
