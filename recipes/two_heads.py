@@ -40,6 +40,12 @@ MODEL = TwoHeadsConfig(
 )
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (cards must not carry one machine's paths)."""
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def one_batch(items):
     return items[0]  # the dataset's items are whole length-bucketed batches
 
@@ -97,7 +103,7 @@ def main() -> None:
     at = [r for r in logged if r["step"] <= steps][-1]  # the last logged step up to the exported one
     model.save_pretrained(args.out / "model")
     card = {
-        "trained_on": f"{args.scenes} train split: {len(clips)} clips, {len(data)} instruction examples",
+        "trained_on": f"{shown(args.scenes)} train split: {len(clips)} clips, {len(data)} instruction examples",
         "steps": steps,
         "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,
