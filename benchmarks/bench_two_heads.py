@@ -4,7 +4,8 @@ next to two baselines measured in the same run, the silence probe, and generatio
 * captioning: CIDEr-D, METEOR, SPIDEr (or why unavailable) of greedy captions, vs (a) a retrieval captioner:
   the Two-Towers default model returns the nearest *training* caption for each test clip;
 * AQA: accuracy per question type (documented normalisation) vs (b) the majority training answer per type;
-* silence probe: the same questions with every clip's audio replaced by silence of the same length;
+* silence probe: the same questions with every clip's audio replaced by silence of the same length (for the
+  frames and, for a model with a transcriber, for the transcript too);
 * speed: generated tokens/s of almkit's batched KV-cache generation vs a plain transformers ``generate`` loop
   (one prompt at a time) on the same LM and the same prompts.
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from almkit.architectures.two_heads import load_generator
+from almkit.audio.io import audio_info
 from almkit.data.manifest import read_manifest
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
@@ -113,17 +115,16 @@ def main() -> None:
     t0 = time.perf_counter()
     preds = gen.ask([str(c.audio_path) for c, _ in qa], [q.question for _, q in qa], max_new_tokens=12)
     t_qa = time.perf_counter() - t0
-    silence_frames = embed_waveforms(
-        gen.encoder,
-        [np.zeros(int(gen.encoder.sample_rate * (c.duration or 4.0)), np.float32) for c, _ in qa],
-        pool=False,
-    )
+    silences = [np.zeros(int(gen.encoder.sample_rate * (c.duration or 4.0)), np.float32) for c, _ in qa]
+    silence_frames = embed_waveforms(gen.encoder, silences, pool=False)
+    silence_speech = [gen.transcriber(w) for w in silences] if gen.transcriber else [None] * len(qa)
     silent = []
     for k in range(0, len(qa), gen.batch_size):
         silent += gen.model.generate(
             silence_frames[k : k + gen.batch_size],
             [q.question for _, q in qa[k : k + gen.batch_size]],
             max_new_tokens=12,
+            speech=silence_speech[k : k + gen.batch_size],
         )
     res = {
         "almkit Two Heads": aqa_accuracy(preds, answers, types),
@@ -140,6 +141,12 @@ def main() -> None:
     print("|---|---|" + "---|" * len(kinds))
     for name, r in res.items():
         print(f"| {name} | {r['accuracy']:.3f} | " + " | ".join(f"{r[f'accuracy/{k}']:.3f}" for k in kinds) + " |")
+    said = [(c, q) for c, q in qa if q.type == "what_said"]
+    if gen.transcriber and said:
+        duration = {c.id: audio_info(c.audio_path).duration for c, _ in said}
+        heard = [gen.transcribe(str(c.audio_path), 0.0, duration[c.id]) for c, _ in said]
+        r = aqa_accuracy(heard, [q.answer for _, q in said])
+        print(f"what_said, the transcript itself as the answer: {r['accuracy']:.3f} (n={len(said)})")
 
     if args.skip_speed:
         return
@@ -149,16 +156,17 @@ def main() -> None:
     feats = gen.frames([str(c.audio_path) for c, _ in items])[0]
     fr = [feats[str(c.audio_path)] for c, _ in items]
     prompts = [q.question for _, q in items]
+    speech = [gen.transcribe(str(c.audio_path), 0.0, audio_info(c.audio_path).duration) for c, _ in items]
     t0 = time.perf_counter()
     ours = []
     for k in range(0, len(items), 16):
-        ours += model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16)
+        ours += model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16, speech=speech[k : k + 16])
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     plain = []
     with torch.no_grad():
-        for f, p in zip(fr, prompts, strict=True):
-            embeds, _ = model.sequence(f, p)
+        for f, p, heard in zip(fr, prompts, speech, strict=True):
+            embeds, _ = model.sequence(f, p, speech=heard)
             out = model.lm.generate(
                 inputs_embeds=embeds[None], max_new_tokens=16, do_sample=False, pad_token_id=model.pad_id
             )

@@ -1,7 +1,9 @@
 """Train almkit's default Two-Heads model: frozen YAMNet frames (embedding + class scores, 0.48 s hop) -> MLP
 projector started at the LM's embeddings of the class names (score prior) -> SmolLM2-135M-Instruct with LoRA
 (r 8 on q/v), on the instruction data of a scene build's train split (captions, typed questions, event
-listings, free-form). Frames are cached; deterministic for a seed; CPU.
+listings, free-form). Each prompt also carries the clip's PocketSphinx transcript (LTU-AS style), decoded
+against the closed vocabulary of the phrases spoken in the train split (test voices are held out, phrases are
+not). Frames and transcripts are cached; deterministic for a seed; CPU.
 
 Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N
 [--export-only]] [--install]. ``--export-only`` exports a checkpoint of an earlier run without training further
@@ -16,12 +18,13 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
-from almkit.architectures.two_heads.frames import cached_frames
+from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
 from almkit.data.manifest import read_manifest
 from almkit.training.checkpoint import load_checkpoint
 from almkit.training.engine import TrainConfig, fit
@@ -37,6 +40,7 @@ MODEL = TwoHeadsConfig(
     score_prior=True,
     hidden_dim=256,
     lora_r=8,
+    transcriber="pocketsphinx",
 )
 
 
@@ -71,18 +75,24 @@ def main() -> None:
     t0 = time.perf_counter()
     clips = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     examples = [e for c in clips for e in clip_examples(c)]
-    encoder = MODEL.build_encoder()
+    config = replace(MODEL, phrases=tuple(sorted({q.answer for c in clips for q in c.qa if q.type == "what_said"})))
+    audio = sorted({e.audio for e in examples})
     frames, failures = cached_frames(
-        encoder, MODEL.audio_encoder, sorted({e.audio for e in examples}), args.out / "frames.safetensors"
+        config.build_encoder(), config.audio_encoder, audio, args.out / "frames.safetensors"
     )
-    for path, message in failures:
+    heard, failed = cached_transcripts(config.build_transcriber(), audio, args.out / "transcripts.json")
+    for path, message in failures + failed:
         print(f"skipped {path}: {message}")
     t_frames = time.perf_counter() - t0
-    data = [(frames[e.audio], e.instruction, e.answer) for e in examples if e.audio in frames]
-    lengths = [len(f) * 4 + len(q) + len(a) for f, q, a in data]  # ~characters: one frame is one token
+    data = [
+        (frames[e.audio], e.instruction, e.answer, heard[e.audio])
+        for e in examples
+        if e.audio in frames and e.audio in heard
+    ]
+    lengths = [len(f) * 4 + len(q) + len(a) + len(t) for f, q, a, t in data]  # ~characters: one frame is one token
     batches = length_batches(data, lengths, args.batch_size, seed=0)
     torch.manual_seed(0)
-    model = create_model(MODEL)
+    model = create_model(config)
     train = TrainConfig(
         out_dir=str(args.out),
         max_steps=args.steps,
@@ -109,7 +119,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "loss": {"step": at["step"], "value": at["loss"]},
-        "minutes_frames": round(t_frames / 60, 1),
+        "minutes_frames": round(t_frames / 60, 1),  # frames and transcripts
         "minutes": round((t_frames + at["seconds"]) / 60, 1),
         "recipe": "python " + " ".join(["recipes/two_heads.py", *sys.argv[1:]]),
     }

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from almkit.data.manifest import read_manifest
+from almkit.data.scenes import sources
 from almkit.data.scenes.build import build_scenes
 from almkit.data.scenes.sources import drum_type
 from almkit.data.stats import manifest_stats
@@ -120,6 +121,11 @@ def test_captions_and_questions(build):
             if q.type == "what_said":
                 assert any(e.get("text") == q.answer for e in clip.extra["events"])
     assert all(c.license and c.source.startswith("almkit scenes") for c in clips)
+    # "no" questions name labels of the scene's own split: training never asks about a held-out instrument
+    held_out = {name for name, split in sources.INSTRUMENT_SPLIT.items() if split != "train"}
+    asked = {q.question for c in clips if c.split == "train" for q in c.qa if q.type == "presence"}
+    assert asked and not {q for q in asked for name in held_out if f" {name} sound" in q}
+    assert any(f" {name} sound" in q.question for c in clips if c.split == "test" for q in c.qa for name in held_out)
 
 
 def test_split_manifests_partition_the_build(build):

@@ -71,6 +71,31 @@ def test_earlier_turns_of_a_chat_are_context_not_targets(tiny_lm):
     assert (labels[: len(pre) + 2 + len(post)] == IGNORE).all()
 
 
+def test_a_transcript_follows_the_audio_in_the_first_turn_and_is_not_a_target(tiny_lm):
+    model = make(tiny_lm)
+    history = (("Is there speech?", "yes"),)
+    _, labels = model.sequence(torch.randn(3, 1024), "What is said?", "turn left", "turn left", history)
+    pre, post = model.prompt_ids("What is said?", history, "turn left")
+    assert model.tokenizer.decode(post).startswith("\nSpeech: turn left\nIs there speech?<|im_end|>")
+    assert model.tokenizer.decode(labels[labels != IGNORE]) == "turn left<|im_end|>"
+    assert (labels[: len(pre) + 3 + len(post)] == IGNORE).all()
+    assert "Speech: (none)" in model.tokenizer.decode(model.prompt_ids("What is said?", speech="")[1])
+    assert "Speech" not in model.tokenizer.decode(model.prompt_ids("What is said?")[1])  # no transcriber
+
+
+def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):
+    digits = "zero one two three four five six seven eight nine".split()
+    model = make(tiny_lm, audio_encoder="yamnet", transcriber="pocketsphinx", phrases=tuple(digits))
+    wave = np.concatenate([sf.read(FSDD / "3_theo_1.wav")[0], np.zeros(8000 * 10), sf.read(FSDD / "7_theo_1.wav")[0]])
+    sf.write(tmp_path / "two.wav", wave, 8000)
+    answers, failures = TwoHeadsGenerator(model).run([str(tmp_path / "two.wav")], ["What is said?"], max_new_tokens=2)
+    assert not failures and [w["speech"] for w in answers[0].windows] == ["three", "seven"]
+    model.config.save(tmp_path / "config.json")
+    assert TwoHeadsConfig.load(tmp_path / "config.json").phrases == tuple(digits)
+    with pytest.raises(ConfigError, match="transcriber"):
+        TwoHeadsConfig(transcriber="whisper").validate()
+
+
 @pytest.mark.parametrize("audio_dim", [1545, 512, 16])
 def test_projector_shapes_for_any_encoder(tiny_lm, audio_dim):
     mlp = make(tiny_lm, audio_dim=audio_dim).projector

@@ -28,6 +28,8 @@ class TwoHeadsConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    transcriber: str = "none"  # or "pocketsphinx": the window's transcript goes into the prompt (LTU-AS style)
+    phrases: tuple[str, ...] = ()  # the transcriber's closed vocabulary; empty means open vocabulary
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
 
@@ -36,6 +38,8 @@ class TwoHeadsConfig:
             raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
         if self.score_prior and (self.projector != "mlp" or self.audio_encoder != "yamnet+scores"):
             raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
+        if self.transcriber not in ("none", "pocketsphinx"):
+            raise ConfigError(f"transcriber={self.transcriber!r} must be 'none' or 'pocketsphinx'")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:
             raise ConfigError("lora_r >= 0, hidden_dim >= 1, n_queries >= 1 and window_s > 0 are required")
         if self.frame_hop_s is not None and self.frame_hop_s <= 0:
@@ -52,6 +56,14 @@ class TwoHeadsConfig:
             encoder.policy = ChunkPolicy(encoder.policy.window_s, self.frame_hop_s, encoder.policy.pooling)
         return encoder
 
+    def build_transcriber(self):
+        """The speech transcriber whose text goes into the prompt, or None."""
+        if self.transcriber == "none":
+            return None
+        from almkit.encoders.speech import Transcriber
+
+        return Transcriber(self.phrases)
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
@@ -62,4 +74,5 @@ class TwoHeadsConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}", source=path)
         raw["lora_targets"] = tuple(raw.get("lora_targets", ()))
+        raw["phrases"] = tuple(raw.get("phrases", ()))
         return cls(**raw).validate()

@@ -2,7 +2,8 @@
 
 Long audio is never truncated: it is cut into ``config.window_s`` windows (whole encoder frames), each window
 is answered, and the answers are merged with their time stamps (see ``windows.py``). Results say which windows
-were used. Generation is batched over windows with the KV cache and left padding.
+were used. A model with a transcriber also reads each window's transcript. Generation is batched over windows
+with the KV cache and left padding.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class TwoHeadsGenerator:
     def __init__(self, model: TwoHeads, batch_size: int = 16):
         self.model = model
         self.encoder = model.config.build_encoder()
+        self.transcriber = model.config.build_transcriber()
         self.batch_size = batch_size
         self.window = max(1, round(model.config.window_s / self.encoder.policy.hop_s))
 
@@ -72,18 +74,30 @@ class TwoHeadsGenerator:
         from almkit.audio.io import audio_info
 
         hop, width = self.encoder.policy.hop_s, self.encoder.policy.window_s
+        heard: dict[tuple[str, float, float], str | None] = {}  # each window is transcribed once per call
         jobs, inputs = [], []
         for i, (p, q) in enumerate(zip(paths, instructions, strict=True)):
             if p in feats:
                 duration = audio_info(p).duration
                 for s, e in spans(len(feats[p]), self.window):  # a window spans its frames' audio
-                    jobs.append((i, s * hop, min(duration, (e - 1) * hop + width)))
-                    inputs.append((feats[p][s:e], q))
+                    start, end = s * hop, min(duration, (e - 1) * hop + width)
+                    if (p, start, end) not in heard:
+                        heard[p, start, end] = self.transcribe(p, start, end)
+                    jobs.append((i, start, end, heard[p, start, end]))
+                    inputs.append((feats[p][s:e], q, heard[p, start, end]))
         texts: list[str] = []
         for k in range(0, len(inputs), self.batch_size):
-            chunk = inputs[k : k + self.batch_size]
-            texts += self.model.generate([f for f, _ in chunk], [q for _, q in chunk], history=history, **decoding)
+            f, q, s = zip(*inputs[k : k + self.batch_size], strict=True)
+            texts += self.model.generate(list(f), list(q), history=history, speech=list(s), **decoding)
         return collect(paths, jobs, texts), failures
+
+    def transcribe(self, path: str, start: float, end: float) -> str | None:
+        """The transcript of one window (None for a model without a transcriber)."""
+        if self.transcriber is None:
+            return None
+        from almkit.audio.io import load_audio
+
+        return self.transcriber(load_audio(path, self.transcriber.sample_rate, offset=start, duration=end - start))
 
     def caption(self, paths: list[str | Path], **decoding) -> list[str]:
         """One caption per file (greedy unless ``decoding`` says otherwise, e.g. ``strategy="beam"``)."""

@@ -90,7 +90,7 @@ class TransformersAudioLM:
         for i, (p, q) in enumerate(zip(paths, instructions, strict=True)):
             if p in waves:
                 for s, e in spans(len(waves[p]), size):
-                    jobs.append((i, s / self.sample_rate, e / self.sample_rate))
+                    jobs.append((i, s / self.sample_rate, e / self.sample_rate, None))
                     inputs.append((waves[p][s:e], q))
         texts: list[str] = []
         for k in range(0, len(inputs), self.batch_size):

@@ -75,14 +75,19 @@ class TwoHeads(nn.Module):
         return torch.stack([table[i].mean(0) for i in ids]).clone()
 
     # --- sequences ----------------------------------------------------------------------------------------
-    def prompt_ids(self, instruction: str, history: Turns = ()) -> tuple[list[int], list[int]]:
+    def prompt_ids(
+        self, instruction: str, history: Turns = (), speech: str | None = None
+    ) -> tuple[list[int], list[int]]:
         """Token ids before and after the audio in the chat template: the audio opens the first user turn,
-        ``history`` holds earlier (question, answer) turns, and the text ends where the assistant's reply starts."""
-        key = (instruction, history)
+        followed by the transcript of its speech when the model has a transcriber (``speech``; "" for none
+        heard); ``history`` holds earlier (question, answer) turns, and the text ends where the assistant's
+        reply starts."""
+        key = (instruction, history, speech)
         if key not in self._prompts:
+            heard = "" if speech is None else f"Speech: {speech or '(none)'}\n"
             messages = [{"role": "system", "content": self.config.system}]
             for i, (q, a) in enumerate((*history, (instruction, None))):
-                messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{q}" if i == 0 else q})
+                messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{heard}{q}" if i == 0 else q})
                 if a is not None:
                     messages.append({"role": "assistant", "content": a})
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -94,10 +99,17 @@ class TwoHeads(nn.Module):
     def answer_ids(self, answer: str) -> list[int]:
         return self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.eos_id]
 
-    def sequence(self, frames: torch.Tensor, instruction: str, answer: str | None = None, history: Turns = ()):
+    def sequence(
+        self,
+        frames: torch.Tensor,
+        instruction: str,
+        answer: str | None = None,
+        speech: str | None = None,
+        history: Turns = (),
+    ):
         """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere
-        (system prompt, audio, question, earlier turns)."""
-        pre, post = self.prompt_ids(instruction, history)
+        (system prompt, audio, transcript, question, earlier turns)."""
+        pre, post = self.prompt_ids(instruction, history, speech)
         ans = self.answer_ids(answer) if answer is not None else []
         embed = self.lm.get_input_embeddings()
         audio = self.projector(frames.float())
@@ -120,10 +132,11 @@ class TwoHeads(nn.Module):
         return embeds, mask, labels, positions
 
     # --- training -----------------------------------------------------------------------------------------
-    def training_step(self, batch: list[tuple[torch.Tensor, str, str]]) -> torch.Tensor:
-        """Mean next-token loss over the assistant's tokens. Batches are left-padded, so every answer ends at
-        the last position: the vocabulary projection runs only over the last ``k`` positions that hold them."""
-        embeds, mask, labels, positions = self.collate([self.sequence(f, q, a) for f, q, a in batch])
+    def training_step(self, batch: list[tuple]) -> torch.Tensor:
+        """Mean next-token loss over the assistant's tokens; items are ``(frames, instruction, answer[,
+        transcript])``. Batches are left-padded, so every answer ends at the last position: the vocabulary
+        projection runs only over the last ``k`` positions that hold them."""
+        embeds, mask, labels, positions = self.collate([self.sequence(*item) for item in batch])
         k = int((labels != IGNORE).sum(-1).max()) + 1
         logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, logits_to_keep=k).logits
         target = labels[:, -k + 1 :]
@@ -144,12 +157,17 @@ class TwoHeads(nn.Module):
         top_p: float = 1.0,
         seed: int = 0,
         history: Turns = (),
+        speech: list[str] | None = None,
     ) -> list[str]:
         """Batched generation with the KV cache; greedy by default (deterministic), beam search or seeded
-        sampling on request."""
+        sampling on request. ``speech``: each item's transcript, for a model with a transcriber."""
         self.eval()
+        speech = speech if speech is not None else [None] * len(frames)
         embeds, mask, _, _ = self.collate(
-            [self.sequence(f, q, history=history) for f, q in zip(frames, instructions, strict=True)]
+            [
+                self.sequence(f, q, speech=s, history=history)
+                for f, q, s in zip(frames, instructions, speech, strict=True)
+            ]
         )
         extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
         with torch.random.fork_rng():  # seeded sampling without touching the caller's random state

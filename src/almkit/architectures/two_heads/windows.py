@@ -1,7 +1,8 @@
 """Long audio as consecutive windows with time stamps, and one merged answer.
 
 Audio longer than a model's window is never truncated: every window is answered, and the answers are merged
-as ``[start-end s] text`` segments. ``Answer.windows`` records each window that was used.
+as ``[start-end s] text`` segments. ``Answer.windows`` records each window that was used (and, for a model
+with a transcriber, the ``speech`` it heard there).
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ def merge(windows: list[dict]) -> str:
     return " ".join(f"[{w['start']:.1f}-{w['end']:.1f} s] {w['text']}" for w in windows)
 
 
-def collect(paths: list[str], jobs: list[tuple[int, float, float]], texts: list[str]) -> list[Answer | None]:
-    """Group per-window ``texts`` (``jobs``: item index, start s, end s) into one :class:`Answer` per item;
-    ``None`` for items without windows (their audio failed)."""
+def collect(
+    paths: list[str], jobs: list[tuple[int, float, float, str | None]], texts: list[str]
+) -> list[Answer | None]:
+    """Group per-window ``texts`` (``jobs``: item index, start s, end s, transcript or None) into one
+    :class:`Answer` per item; ``None`` for items without windows (their audio failed)."""
     answers: list[Answer | None] = [None] * len(paths)
-    for (i, start, end), text in zip(jobs, texts, strict=True):
+    for (i, start, end, speech), text in zip(jobs, texts, strict=True):
         if answers[i] is None:
             answers[i] = Answer(paths[i], "", [])
-        answers[i].windows.append({"start": round(start, 2), "end": round(end, 2), "text": text})
+        window = {"start": round(start, 2), "end": round(end, 2), "text": text}
+        answers[i].windows.append(window if speech is None else {**window, "speech": speech})
     for a in answers:
         if a is not None:
             a.text = merge(a.windows)

@@ -36,7 +36,11 @@ class BuildResult:
 def _init(bank_folder: str, seconds: float) -> None:
     bank = Bank(Path(bank_folder))
     _STATE["composer"] = Composer(bank, seconds)
-    _STATE["labels"] = sorted({s.label for s in bank.sounds})
+    # "no" questions name a label of the scene's own split: a train scene never mentions a test-only label
+    # (held-out instruments), which would teach "no" for exactly the labels the test asks about
+    _STATE["labels"] = {
+        split: sorted({s.label for s in bank.sounds if s.split == split}) for split in {s.split for s in bank.sounds}
+    }
 
 
 def scene_clip(i: int, seed: int, out: Path, shard: str) -> Clip:
@@ -73,7 +77,7 @@ def scene_clip(i: int, seed: int, out: Path, shard: str) -> Clip:
         captions=language.captions(scene.events, sounds, rng),
         labels=sorted({s.label for s in sounds}),
         events=[Event(s.label, p.onset, p.offset) for p, s in zip(scene.events, sounds, strict=True)],
-        qa=language.questions(scene.events, sounds, _STATE["labels"], rng),
+        qa=language.questions(scene.events, sounds, _STATE["labels"][scene.split], rng),
         stems=stems,
         split=scene.split,
         source="almkit scenes: " + "; ".join(dict.fromkeys(s.unit for s in sounds)),
