@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -38,6 +39,13 @@ CAPTION_METRICS = ["bleu_4", "meteor", "rouge_l", "cider_d", "spider"]
 def caption_scores(preds: dict, refs: dict) -> dict:
     r = captioning_metrics(preds, refs, CAPTION_METRICS)
     return {**r.corpus, **{k: f"unavailable: {v}" for k, v in r.unavailable.items()}}
+
+
+def asked_label(question: str) -> str:
+    """The label a presence question names ("Is there a banjo sound?" -> banjo)."""
+    if question == "Does anyone speak?":
+        return "speech"
+    return re.fullmatch(r"Is there an? (.+) sound\?", question).group(1)
 
 
 def retrieval_captions(train, test) -> dict:
@@ -141,6 +149,11 @@ def main() -> None:
     print("|---|---|" + "---|" * len(kinds))
     for name, r in res.items():
         print(f"| {name} | {r['accuracy']:.3f} | " + " | ".join(f"{r[f'accuracy/{k}']:.3f}" for k in kinds) + " |")
+    seen = {label for c in train for label in c.labels}
+    for group, keep in (("a label heard in training", True), ("a held-out label, never in training", False)):
+        idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and (asked_label(q.question) in seen) == keep]
+        r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
+        print(f"presence, asking about {group}: {r['accuracy']:.3f} (n={len(idx)})")
     said = [(c, q) for c, q in qa if q.type == "what_said"]
     if gen.transcriber and said:
         duration = {c.id: audio_info(c.audio_path).duration for c, _ in said}

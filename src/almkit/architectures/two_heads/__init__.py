@@ -14,7 +14,7 @@ __all__ = ["TwoHeads", "TwoHeadsConfig", "TwoHeadsGenerator", "create_model", "l
 
 RECIPE_HINT = (
     "train it with: python recipes/two_heads.py --steps 500 --export-step 400 --install "
-    "(about 30 min on 2 CPU cores), or pass --model FOLDER"
+    "(about 20 min on 2 CPU cores), or pass --model FOLDER"
 )
 
 
