@@ -134,6 +134,26 @@ def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch
     assert res["scores"]["accuracy/presence"]["value"] == 1.0 and res["scores"]["accuracy/count"]["value"] == 0.0
 
 
+def test_captioning_intervals_only_for_metrics_that_are_item_means(manifest, tmp_path, monkeypatch):
+    """Stand-in captioner (declared here): it tests the harness's scoring, not a model. CIDEr-D is the mean of
+    its item scores, so its bootstrap interval holds the value; corpus BLEU and METEOR are not, so they get no
+    item-bootstrap interval instead of one that can miss the value."""
+    import almkit.evaluation.harness as harness
+
+    class Table:
+        def caption(self, paths, **_):
+            return ["a person speaking" if "fsdd" in str(p).lower() else "a loud sound" for p in paths]
+
+    monkeypatch.setattr(harness, "load_generator", lambda name: Table())
+    card = write_card(tmp_path, task="captioning", model=str(tmp_path), metrics=["bleu_4", "meteor", "cider_d"])
+    shutil.copy(manifest, tmp_path / "m.jsonl")
+    scores = run_card(card, tmp_path / "run").results["scores"]
+    low, high = scores["cider_d"]["ci95"]
+    assert low <= scores["cider_d"]["value"] <= high and low < high
+    assert scores["bleu_4"]["ci95"] is None and scores["meteor"]["ci95"] is None
+    assert 0 < scores["meteor"]["value"] < 1
+
+
 def test_eval_commands(manifest, tmp_path):
     import subprocess
     import sys

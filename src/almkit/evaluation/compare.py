@@ -31,7 +31,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> list[dict]:
             continue
         sa, sb = a["scores"][name], b["scores"][name]
         paired = None
-        if name in pa and name in pb and len(pa[name]) == len(pb[name]) and a["n"] == b["n"]:
+        item_mean = sa["ci95"] is not None and sb["ci95"] is not None  # not a corpus statistic (BLEU, METEOR)
+        if item_mean and name in pa and name in pb and len(pa[name]) == len(pb[name]) and a["n"] == b["n"]:
             paired = paired_difference_ci(pa[name], pb[name], n, seed)
         rows.append(
             {
