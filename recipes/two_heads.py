@@ -50,6 +50,17 @@ def shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+def built(scenes: Path) -> str:
+    """How the scene build was made, from the ``build.json`` that ``build-scenes`` writes ("" for older builds)."""
+    if not (scenes / "build.json").is_file():
+        return ""
+    b = json.loads((scenes / "build.json").read_text())
+    fsdd = " --fsdd DIR" if b["fsdd"] else ""
+    return (
+        f" (almkit data build-scenes --n {b['n']} --seed {b['seed']} --seconds {b['seconds']}{fsdd}, bank {b['bank']})"
+    )
+
+
 def one_batch(items):
     return items[0]  # the dataset's items are whole length-bucketed batches
 
@@ -113,7 +124,8 @@ def main() -> None:
     at = [r for r in logged if r["step"] <= steps][-1]  # the last logged step up to the exported one
     model.save_pretrained(args.out / "model")
     card = {
-        "trained_on": f"{shown(args.scenes)} train split: {len(clips)} clips, {len(data)} instruction examples",
+        "trained_on": f"{shown(args.scenes)}{built(args.scenes)} train split: {len(clips)} clips, "
+        f"{len(data)} instruction examples",
         "steps": steps,
         "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,

@@ -121,6 +121,8 @@ def test_captions_and_questions(build):
             if q.type == "what_said":
                 assert any(e.get("text") == q.answer for e in clip.extra["events"])
     assert all(c.license and c.source.startswith("almkit scenes") for c in clips)
+    info = json.loads((build.out / "build.json").read_text())
+    assert info["n"] == 300 and info["seed"] == 7 and info["seconds"] == 4.0 and info["fsdd"] == FSDD.is_dir()
     # "no" questions name labels of the scene's own split: training never asks about a held-out instrument
     held_out = {name for name, split in sources.INSTRUMENT_SPLIT.items() if split != "train"}
     asked = {q.question for c in clips if c.split == "train" for q in c.qa if q.type == "presence"}

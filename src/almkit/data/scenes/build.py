@@ -8,6 +8,7 @@ time, so memory does not grow with N; the shard manifests are streamed into ``sc
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -134,6 +135,9 @@ def build_scenes(
                 if split is None or clip.split == split:
                     yield clip
 
+    # what was built, for model cards trained on it (no paths or worker counts: the same build, the same bytes)
+    info = {"n": n, "seed": seed, "seconds": seconds, "fsdd": fsdd is not None, "bank": bank.folder.name}
+    (out / "build.json").write_text(json.dumps(info, indent=1) + "\n")
     manifests = {"scenes": out / "scenes.jsonl"}
     write_manifest(manifests["scenes"], stream(None))
     for split in SPLIT_WEIGHTS:
