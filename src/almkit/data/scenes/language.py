@@ -106,8 +106,10 @@ def captions(events: list[Placed], sounds: list[Sound], rng: np.random.Generator
     return [options[int(p)] for p in picks]
 
 
-def questions(events: list[Placed], sounds: list[Sound], all_labels: list[str], rng: np.random.Generator) -> list[QA]:
-    """One question of each applicable type; yes/no answers are drawn 50/50 so each type is balanced."""
+def questions(events: list[Placed], sounds: list[Sound], split_labels: list[str], rng: np.random.Generator) -> list[QA]:
+    """One question of each applicable type; yes/no answers are drawn 50/50 so each type is balanced. A "no"
+    presence question names an absent label drawn uniformly from ``split_labels`` (the labels of the scene's
+    split), so the share of "yes" still differs from label to label (frequent labels are mostly "yes")."""
     n = len(events)
     labels = [s.label for s in sounds]
     qa: list[QA] = []
@@ -115,7 +117,7 @@ def questions(events: list[Placed], sounds: list[Sound], all_labels: list[str], 
     if rng.random() < 0.5:
         label, answer = labels[int(rng.integers(n))], "yes"
     else:
-        absent = [x for x in all_labels if x not in labels]
+        absent = [x for x in split_labels if x not in labels]
         label, answer = absent[int(rng.integers(len(absent)))], "no"
     qa.append(
         QA(
