@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from almkit.architectures.two_heads import load_generator
-from almkit.audio.io import audio_info
+from almkit.architectures.two_heads.frames import cached_transcripts
 from almkit.data.manifest import read_manifest
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
@@ -125,7 +125,10 @@ def main() -> None:
     t_qa = time.perf_counter() - t0
     silences = [np.zeros(int(gen.encoder.sample_rate * (c.duration or 4.0)), np.float32) for c, _ in qa]
     silence_frames = embed_waveforms(gen.encoder, silences, pool=False)
-    silence_speech = [gen.transcriber(w) for w in silences] if gen.transcriber else [None] * len(qa)
+    silence_speech = [None] * len(qa)
+    if gen.transcriber:  # silence of one length always gives the same transcript: decode each length once
+        heard_in = {n: gen.transcriber(np.zeros(n, np.float32)) for n in {len(w) for w in silences}}
+        silence_speech = [heard_in[len(w)] for w in silences]
     silent = []
     for k in range(0, len(qa), gen.batch_size):
         silent += gen.model.generate(
@@ -156,9 +159,8 @@ def main() -> None:
         print(f"presence, asking about {group}: {r['accuracy']:.3f} (n={len(idx)})")
     said = [(c, q) for c, q in qa if q.type == "what_said"]
     if gen.transcriber and said:
-        duration = {c.id: audio_info(c.audio_path).duration for c, _ in said}
-        heard = [gen.transcribe(str(c.audio_path), 0.0, duration[c.id]) for c, _ in said]
-        r = aqa_accuracy(heard, [q.answer for _, q in said])
+        heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in said])[0]
+        r = aqa_accuracy([heard[str(c.audio_path)] for c, _ in said], [q.answer for _, q in said])
         print(f"what_said, the transcript itself as the answer: {r['accuracy']:.3f} (n={len(said)})")
 
     if args.skip_speed:
@@ -169,17 +171,22 @@ def main() -> None:
     feats = gen.frames([str(c.audio_path) for c, _ in items])[0]
     fr = [feats[str(c.audio_path)] for c, _ in items]
     prompts = [q.question for _, q in items]
-    speech = [gen.transcribe(str(c.audio_path), 0.0, audio_info(c.audio_path).duration) for c, _ in items]
+    speech = None
+    if gen.transcriber:
+        heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in items])[0]
+        speech = [heard[str(c.audio_path)] for c, _ in items]
     t0 = time.perf_counter()
     ours = []
     for k in range(0, len(items), 16):
-        ours += model.generate(fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16, speech=speech[k : k + 16])
+        ours += model.generate(
+            fr[k : k + 16], prompts[k : k + 16], max_new_tokens=16, speech=speech and speech[k : k + 16]
+        )
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     plain = []
     with torch.no_grad():
-        for f, p, heard in zip(fr, prompts, speech, strict=True):
-            embeds, _ = model.sequence(f, p, speech=heard)
+        for f, p, said_here in zip(fr, prompts, speech or [None] * len(items), strict=True):
+            embeds, _ = model.sequence(f, p, speech=said_here)
             out = model.lm.generate(
                 inputs_embeds=embeds[None], max_new_tokens=16, do_sample=False, pad_token_id=model.pad_id
             )

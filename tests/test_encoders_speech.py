@@ -40,7 +40,8 @@ def test_tts_phrases_with_a_phrase_grammar_and_open_vocabulary(tmp_path, voice):
     subprocess.run([*voice, *text_flag, "turn left", *out_flag, str(wav)], check=True, capture_output=True)
     wave = load_audio(wav, 16_000)
     assert Transcriber(["Turn left!", "thank you", "open the door"])(wave) == "turn left"
-    assert isinstance(Transcriber()(wave), str)  # open vocabulary: the en-US trigram LM, any words
+    if voice[0] == "flite":  # open vocabulary (the en-US trigram LM) gets flite's voice right, not espeak-ng's
+        assert Transcriber()(wave) == "turn left"
 
 
 def test_phrases_are_normalised_and_unknown_words_named():

@@ -152,6 +152,11 @@ def test_captioning_intervals_only_for_metrics_that_are_item_means(manifest, tmp
     assert low <= scores["cider_d"]["value"] <= high and low < high
     assert scores["bleu_4"]["ci95"] is None and scores["meteor"]["ci95"] is None
     assert 0 < scores["meteor"]["value"] < 1
+    Table.caption = lambda self, paths, **_: ["a person speaking"] * len(paths)  # a second captioner
+    run_card(card, tmp_path / "run-b")
+    rows = {r["metric"]: r for r in compare_runs(tmp_path / "run", tmp_path / "run-b")}
+    assert rows["cider_d"]["diff_ci95"] is not None
+    assert rows["bleu_4"]["diff_ci95"] is None and rows["meteor"]["diff_ci95"] is None
 
 
 def test_eval_commands(manifest, tmp_path):
