@@ -3,7 +3,8 @@ next to two baselines measured in the same run, the silence probe, and generatio
 
 * captioning: CIDEr-D, METEOR, SPIDEr (or why unavailable) of greedy captions, vs (a) a retrieval captioner:
   the Two-Towers default model returns the nearest *training* caption for each test clip;
-* AQA: accuracy per question type (documented normalisation) vs (b) the majority training answer per type;
+* AQA: accuracy per question type (documented normalisation) vs (b) the majority training answer per type,
+  and the blind baseline: the majority training answer to the same question text (a label's prior);
 * silence probe: the same questions with every clip's audio replaced by silence of the same length (for the
   frames and, for a model with a transcriber, for the transcript too);
 * speed: generated tokens/s of almkit's batched KV-cache generation vs a plain transformers ``generate`` loop
@@ -118,6 +119,12 @@ def main() -> None:
         t: Counter(normalize_answer(q.answer) for c in train for q in c.qa if q.type == t).most_common(1)[0][0]
         for t in {q.type for _, q in qa}
     }
+    # the blind baseline of VQA: the most common training answer to the same question text (a label's prior)
+    by_text: dict[str, Counter] = {}
+    for c in train:
+        for q in c.qa:
+            by_text.setdefault(q.question, Counter())[normalize_answer(q.answer)] += 1
+    blind = [by_text[q.question].most_common(1)[0][0] if q.question in by_text else majority[q.type] for _, q in qa]
     answers = [q.answer for _, q in qa]
     types = [q.type for _, q in qa]
     t0 = time.perf_counter()
@@ -140,6 +147,7 @@ def main() -> None:
     res = {
         "almkit Two Heads": aqa_accuracy(preds, answers, types),
         "majority answer per type": aqa_accuracy([majority[t] for t in types], answers, types),
+        "majority answer per question text (blind)": aqa_accuracy(blind, answers, types),
         "almkit, audio replaced by silence": aqa_accuracy(silent, answers, types),
     }
     kinds = sorted(set(types))
@@ -157,6 +165,10 @@ def main() -> None:
         idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and (asked_label(q.question) in seen) == keep]
         r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
         print(f"presence, asking about {group}: {r['accuracy']:.3f} (n={len(idx)})")
+    for truth in ("yes", "no"):
+        idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and normalize_answer(q.answer) == truth]
+        r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
+        print(f"presence, questions whose answer is {truth}: {r['accuracy']:.3f} (n={len(idx)})")
     said = [(c, q) for c, q in qa if q.type == "what_said"]
     if gen.transcriber and said:
         heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in said])[0]

@@ -109,7 +109,7 @@ def test_captions_and_questions(build):
     st = manifest_stats(build.manifests["scenes"])
     assert st["clips"] == 300 and abs(st["hours"] - 300 * 4 / 3600) < 1e-3
     assert set(st["qa"]) >= {"presence", "count", "order", "loudest", "what_said", "duration", "overlap"}
-    for t in ("presence", "order"):
+    for t in ("presence", "order", "overlap"):
         yes_share = st["qa"][t]["answers"]["yes"] / st["qa"][t]["questions"]
         assert 0.38 < yes_share < 0.62, (t, yes_share)
     counts = Counter(len(c.events) for c in clips)
@@ -120,6 +120,12 @@ def test_captions_and_questions(build):
                 assert q.answer == ["one", "two", "three", "four"][len(clip.events) - 1]
             if q.type == "what_said":
                 assert any(e.get("text") == q.answer for e in clip.extra["events"])
+            if q.type == "presence":
+                label = "speech" if q.question == "Does anyone speak?" else q.question[9:-7].split(" ", 1)[1]
+                assert (q.answer == "yes") == (label in clip.labels), (q, clip.labels)
+            if q.type == "overlap":
+                a, b = (e for e in clip.events if any(f"the {e.label} {w}" in q.question for w in ("and", "overlap")))
+                assert (q.answer == "yes") == (a.onset < b.offset and b.onset < a.offset), q
     assert all(c.license and c.source.startswith("almkit scenes") for c in clips)
     info = json.loads((build.out / "build.json").read_text())
     assert info["n"] == 300 and info["seed"] == 7 and info["seconds"] == 4.0 and info["fsdd"] == FSDD.is_dir()
@@ -128,6 +134,32 @@ def test_captions_and_questions(build):
     asked = {q.question for c in clips if c.split == "train" for q in c.qa if q.type == "presence"}
     assert asked and not {q for q in asked for name in held_out if f" {name} sound" in q}
     assert any(f" {name} sound" in q.question for c in clips if c.split == "test" for q in c.qa for name in held_out)
+
+
+def test_presence_questions_are_balanced_per_label(cache):
+    """Answering a presence question from the label it names (speech is in half the scenes, woodblock in 1 %)
+    must score about 50 %: the label prior the last model learned instead of listening."""
+    from almkit.data.scenes.bank import build_bank
+    from almkit.data.scenes.compose import Composer, Placed
+    from almkit.data.scenes.language import questions
+
+    composer = Composer(build_bank(FSDD if FSDD.is_dir() else None, cache=cache, progress=False))
+    rates = composer.label_rates("train", draws=20000, seed=1)
+    assert 0.3 < rates["speech"] < 0.7 and min(rates.values()) < 0.05
+    rng = np.random.default_rng(2)
+    asked: dict[str, Counter] = {}
+    for _ in range(20000):
+        sounds = [composer.bank.sounds[i] for i in composer._choose(rng, "train")]
+        events = [Placed(0, k * 0.5, k * 0.5 + 1.0, "medium", 0.0) for k in range(len(sounds))]
+        for q in questions(events, sounds, rates, rng):
+            if q.type == "presence":
+                asked.setdefault(q.question, Counter())[q.answer] += 1
+    total = sum(sum(c.values()) for c in asked.values())
+    assert total > 2 * 20000  # about 2.8 a scene
+    prior = sum(max(c.values()) for c in asked.values()) / total
+    assert prior < 0.53, prior
+    speech = asked["Does anyone speak?"]
+    assert abs(speech["yes"] - speech["no"]) < 0.1 * (speech["yes"] + speech["no"]), speech
 
 
 def test_split_manifests_partition_the_build(build):

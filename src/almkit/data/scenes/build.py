@@ -34,14 +34,11 @@ class BuildResult:
     manifests: dict[str, Path]
 
 
-def _init(bank_folder: str, seconds: float) -> None:
-    bank = Bank(Path(bank_folder))
-    _STATE["composer"] = Composer(bank, seconds)
-    # "no" questions name a label of the scene's own split: a train scene never mentions a test-only label
-    # (held-out instruments), which would teach "no" for exactly the labels the test asks about
-    _STATE["labels"] = {
-        split: sorted({s.label for s in bank.sounds if s.split == split}) for split in {s.split for s in bank.sounds}
-    }
+def _init(bank_folder: str, seconds: float, rates: dict[str, dict[str, float]]) -> None:
+    _STATE["composer"] = Composer(Bank(Path(bank_folder)), seconds)
+    # presence questions name labels of the scene's own split (a train scene never mentions a held-out test
+    # instrument), each asked so that its own prior answers half right: see language.questions
+    _STATE["rates"] = rates
 
 
 def scene_clip(i: int, seed: int, out: Path, shard: str) -> Clip:
@@ -78,7 +75,7 @@ def scene_clip(i: int, seed: int, out: Path, shard: str) -> Clip:
         captions=language.captions(scene.events, sounds, rng),
         labels=sorted({s.label for s in sounds}),
         events=[Event(s.label, p.onset, p.offset) for p, s in zip(scene.events, sounds, strict=True)],
-        qa=language.questions(scene.events, sounds, _STATE["labels"][scene.split], rng),
+        qa=language.questions(scene.events, sounds, _STATE["rates"][scene.split], rng),
         stems=stems,
         split=scene.split,
         source="almkit scenes: " + "; ".join(dict.fromkeys(s.unit for s in sounds)),
@@ -114,17 +111,19 @@ def build_scenes(
     t0 = time.perf_counter()
     out = Path(out).absolute()
     bank = build_bank(fsdd, cache=cache, workers=workers, progress=progress)
+    composer = Composer(bank, seconds)
+    rates = {split: composer.label_rates(split) for split in composer.pools}
     jobs = [(k, s, min(n, s + shard_size), seed, str(out)) for k, s in enumerate(range(0, n, shard_size))]
     columns = (TextColumn("building scenes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("scenes", total=n)
         if workers > 1:
             ctx = get_context("spawn")
-            with ctx.Pool(workers, initializer=_init, initargs=(str(bank.folder), seconds)) as pool:
+            with ctx.Pool(workers, initializer=_init, initargs=(str(bank.folder), seconds, rates)) as pool:
                 for done in pool.imap_unordered(_shard, jobs):
                     bar.advance(task, done)
         else:
-            _init(str(bank.folder), seconds)
+            _init(str(bank.folder), seconds, rates)
             for job in jobs:
                 bar.advance(task, _shard(job))
     shard_paths = [out / "shards" / f"shard-{k:05d}.jsonl" for k, *_ in jobs]

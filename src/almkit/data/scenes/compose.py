@@ -50,8 +50,8 @@ class Composer:
                 pools["speech" if kind == "digit" else kind].append(i)
             self.pools[split] = {k: v for k, v in pools.items() if v}
 
-    def compose(self, rng: np.random.Generator) -> Scene:
-        split = str(rng.choice(list(SPLIT_WEIGHTS), p=list(SPLIT_WEIGHTS.values())))
+    def _choose(self, rng: np.random.Generator, split: str) -> list[int]:
+        """Bank indices of 1-4 distinct sounds of ``split``: a kind by KIND_WEIGHTS, then a sound of that kind."""
         pools = self.pools[split]
         kinds = list(pools)
         weights = np.array([KIND_WEIGHTS[k] for k in kinds])
@@ -62,6 +62,22 @@ class Composer:
             idx = pool[int(rng.integers(len(pool)))]
             if idx not in chosen:
                 chosen.append(idx)
+        return chosen
+
+    def label_rates(self, split: str, draws: int = 20000, seed: int = 0) -> dict[str, float]:
+        """The share of ``split``'s scenes that hold each of its labels, estimated from ``draws`` seeded draws of
+        the sound choice alone (no audio): the prior a question about that label starts from."""
+        rng = np.random.default_rng(seed)
+        counts = dict.fromkeys(sorted({self.bank.sounds[i].label for p in self.pools[split].values() for i in p}), 0)
+        for _ in range(draws):
+            for label in {self.bank.sounds[i].label for i in self._choose(rng, split)}:
+                counts[label] += 1
+        return {label: c / draws for label, c in counts.items()}
+
+    def compose(self, rng: np.random.Generator) -> Scene:
+        split = str(rng.choice(list(SPLIT_WEIGHTS), p=list(SPLIT_WEIGHTS.values())))
+        chosen = self._choose(rng, split)
+        n = len(chosen)
         placed, stems = [], np.zeros((n, self.samples), dtype=np.float64)
         for k, idx in enumerate(chosen):
             x = self.bank.audio(idx)[: self.samples].astype(np.float64)

@@ -106,26 +106,28 @@ def captions(events: list[Placed], sounds: list[Sound], rng: np.random.Generator
     return [options[int(p)] for p in picks]
 
 
-def questions(events: list[Placed], sounds: list[Sound], split_labels: list[str], rng: np.random.Generator) -> list[QA]:
-    """One question of each applicable type; yes/no answers are drawn 50/50 so each type is balanced. A "no"
-    presence question names an absent label drawn uniformly from ``split_labels`` (the labels of the scene's
-    split), so the share of "yes" still differs from label to label (frequent labels are mostly "yes")."""
+PRESENCE_RATE = 0.6  # scale of the per-label chance of a presence question (about 2.8 per train scene)
+
+
+def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float], rng: np.random.Generator) -> list[QA]:
+    """Typed questions about one scene, each type balanced so that no prior answers it.
+
+    ``rates`` maps each label of the scene's split to the share of that split's scenes holding it. Each label is
+    asked about on its own: when present, "yes" with chance ``PRESENCE_RATE * min(1, (1 - p) / p)``; when absent,
+    "no" with chance ``PRESENCE_RATE * min(1, p / (1 - p))``. So for every label P(asked, "yes") = P(asked, "no")
+    = ``PRESENCE_RATE * min(p, 1 - p)``, and answering from the label named (speech is frequent, woodblock rare)
+    scores 50 %. Order and overlap questions come in yes/no pairs or as coin flips for the same reason.
+    """
     n = len(events)
     labels = [s.label for s in sounds]
     qa: list[QA] = []
     # presence
-    if rng.random() < 0.5:
-        label, answer = labels[int(rng.integers(n))], "yes"
-    else:
-        absent = [x for x in split_labels if x not in labels]
-        label, answer = absent[int(rng.integers(len(absent)))], "no"
-    qa.append(
-        QA(
-            "Does anyone speak?" if label == "speech" else f"Is there {article(label)} {label} sound?",
-            answer,
-            "presence",
-        )
-    )
+    for label, p in rates.items():
+        present = label in labels
+        chance = PRESENCE_RATE * min(1.0, (1 - p) / p if present else p / (1 - p))
+        if rng.random() < chance:
+            question = "Does anyone speak?" if label == "speech" else f"Is there {article(label)} {label} sound?"
+            qa.append(QA(question, "yes" if present else "no", "presence"))
     # count
     qa.append(QA("How many sounds are there?", NUMBERS[n], "count"))
     # duration
@@ -160,7 +162,13 @@ def questions(events: list[Placed], sounds: list[Sound], split_labels: list[str]
             loud = levels.index(top)
             if labels.count(labels[loud]) == 1:
                 qa.append(QA("Which sound is the loudest?", labels[loud], "loudest"))
-        # overlap
-        overlap = any(events[j].onset < events[i].offset for i in range(n) for j in range(i + 1, n))
-        qa.append(QA("Do any of the sounds overlap in time?", "yes" if overlap else "no", "overlap"))
+        # overlap: one overlapping and one separate pair of distinct labels, or no question (most pairs overlap)
+        together = {True: [], False: []}
+        for i, j in ((i, j) for i in unique for j in unique if i < j):
+            together[events[j].onset < events[i].offset].append((i, j))
+        if together[True] and together[False]:
+            for answer, found in ((True, together[True]), (False, together[False])):
+                i, j = found[int(rng.integers(len(found)))]
+                a, b = (labels[i], labels[j]) if rng.random() < 0.5 else (labels[j], labels[i])
+                qa.append(QA(f"Do the {a} and the {b} overlap in time?", "yes" if answer else "no", "overlap"))
     return qa
