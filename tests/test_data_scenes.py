@@ -149,7 +149,7 @@ def test_presence_questions_are_balanced_per_label(cache):
     rng = np.random.default_rng(2)
     asked: dict[str, Counter] = {}
     for _ in range(20000):
-        sounds = [composer.bank.sounds[i] for i in composer._choose(rng, "train")]
+        sounds = [composer.bank.sounds[i] for i in composer.choose(rng, "train")]
         events = [Placed(0, k * 0.5, k * 0.5 + 1.0, "medium", 0.0) for k in range(len(sounds))]
         for q in questions(events, sounds, rates, rng):
             if q.type == "presence":

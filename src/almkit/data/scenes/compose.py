@@ -50,7 +50,7 @@ class Composer:
                 pools["speech" if kind == "digit" else kind].append(i)
             self.pools[split] = {k: v for k, v in pools.items() if v}
 
-    def _choose(self, rng: np.random.Generator, split: str) -> list[int]:
+    def choose(self, rng: np.random.Generator, split: str) -> list[int]:
         """Bank indices of 1-4 distinct sounds of ``split``: a kind by KIND_WEIGHTS, then a sound of that kind."""
         pools = self.pools[split]
         kinds = list(pools)
@@ -70,13 +70,13 @@ class Composer:
         rng = np.random.default_rng(seed)
         counts = dict.fromkeys(sorted({self.bank.sounds[i].label for p in self.pools[split].values() for i in p}), 0)
         for _ in range(draws):
-            for label in {self.bank.sounds[i].label for i in self._choose(rng, split)}:
+            for label in {self.bank.sounds[i].label for i in self.choose(rng, split)}:
                 counts[label] += 1
         return {label: c / draws for label, c in counts.items()}
 
     def compose(self, rng: np.random.Generator) -> Scene:
         split = str(rng.choice(list(SPLIT_WEIGHTS), p=list(SPLIT_WEIGHTS.values())))
-        chosen = self._choose(rng, split)
+        chosen = self.choose(rng, split)
         n = len(chosen)
         placed, stems = [], np.zeros((n, self.samples), dtype=np.float64)
         for k, idx in enumerate(chosen):

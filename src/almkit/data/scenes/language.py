@@ -113,8 +113,8 @@ def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float]
     """Typed questions about one scene, each type balanced so that no prior answers it.
 
     ``rates`` maps each label of the scene's split to the share of that split's scenes holding it. Each label is
-    asked about on its own: when present, "yes" with chance ``PRESENCE_RATE * min(1, (1 - p) / p)``; when absent,
-    "no" with chance ``PRESENCE_RATE * min(1, p / (1 - p))``. So for every label P(asked, "yes") = P(asked, "no")
+    asked about on its own: when present, "yes" with chance ``PRESENCE_RATE * min(p, 1 - p) / p``; when absent,
+    "no" with chance ``PRESENCE_RATE * min(p, 1 - p) / (1 - p)``. So for every label P(asked, "yes") = P(asked, "no")
     = ``PRESENCE_RATE * min(p, 1 - p)``, and answering from the label named (speech is frequent, woodblock rare)
     scores 50 %. Order and overlap questions come in yes/no pairs or as coin flips for the same reason.
     """
@@ -123,8 +123,8 @@ def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float]
     qa: list[QA] = []
     # presence
     for label, p in rates.items():
-        present = label in labels
-        chance = PRESENCE_RATE * min(1.0, (1 - p) / p if present else p / (1 - p))
+        present, even = label in labels, min(p, 1 - p)  # a label never or always present tells nothing: not asked
+        chance = PRESENCE_RATE * (even / (p if present else 1 - p)) if even > 0 else 0.0
         if rng.random() < chance:
             question = "Does anyone speak?" if label == "speech" else f"Is there {article(label)} {label} sound?"
             qa.append(QA(question, "yes" if present else "no", "presence"))
