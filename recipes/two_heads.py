@@ -56,8 +56,10 @@ def built(scenes: Path) -> str:
         return ""
     b = json.loads((scenes / "build.json").read_text())
     fsdd = " --fsdd DIR" if b["fsdd"] else ""
+    builder = f", builder {b['builder']}" if "builder" in b else ""
     return (
-        f" (almkit data build-scenes --n {b['n']} --seed {b['seed']} --seconds {b['seconds']}{fsdd}, bank {b['bank']})"
+        f" (almkit data build-scenes --n {b['n']} --seed {b['seed']} --seconds {b['seconds']}{fsdd},"
+        f" bank {b['bank']}{builder})"
     )
 
 

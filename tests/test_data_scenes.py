@@ -13,7 +13,7 @@ import soundfile as sf
 
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes import sources
-from almkit.data.scenes.build import build_scenes
+from almkit.data.scenes.build import build_scenes, builder_key
 from almkit.data.scenes.sources import drum_type
 from almkit.data.stats import manifest_stats
 from shared_data import FSDD_ROOT as FSDD
@@ -129,6 +129,7 @@ def test_captions_and_questions(build):
     assert all(c.license and c.source.startswith("almkit scenes") for c in clips)
     info = json.loads((build.out / "build.json").read_text())
     assert info["n"] == 300 and info["seed"] == 7 and info["seconds"] == 4.0 and info["fsdd"] == FSDD.is_dir()
+    assert info["builder"] == builder_key() and len(info["builder"]) == 16
     # "no" questions name labels of the scene's own split: training never asks about a held-out instrument
     held_out = {name for name, split in sources.INSTRUMENT_SPLIT.items() if split != "train"}
     asked = {q.question for c in clips if c.split == "train" for q in c.qa if q.type == "presence"}

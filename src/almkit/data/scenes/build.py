@@ -8,6 +8,7 @@ time, so memory does not grow with N; the shard manifests are streamed into ``sc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -32,6 +33,14 @@ class BuildResult:
     scenes: int
     seconds: float
     manifests: dict[str, Path]
+
+
+def builder_key() -> str:
+    """A digest of this package's source: builds with the same key, seed and bank hold the same questions."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _init(bank_folder: str, seconds: float, rates: dict[str, dict[str, float]]) -> None:
@@ -136,6 +145,7 @@ def build_scenes(
 
     # what was built, for model cards trained on it (no paths or worker counts: the same build, the same bytes)
     info = {"n": n, "seed": seed, "seconds": seconds, "fsdd": fsdd is not None, "bank": bank.folder.name}
+    info["builder"] = builder_key()
     (out / "build.json").write_text(json.dumps(info, indent=1) + "\n")
     manifests = {"scenes": out / "scenes.jsonl"}
     write_manifest(manifests["scenes"], stream(None))
