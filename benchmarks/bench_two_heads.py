@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ import torch
 from almkit.architectures.two_heads import load_generator
 from almkit.architectures.two_heads.frames import cached_transcripts
 from almkit.data.manifest import read_manifest
+from almkit.data.scenes.language import asked_label
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
 from almkit.metrics.functional.captioning import captioning_metrics
@@ -40,13 +40,6 @@ CAPTION_METRICS = ["bleu_4", "meteor", "rouge_l", "cider_d", "spider"]
 def caption_scores(preds: dict, refs: dict) -> dict:
     r = captioning_metrics(preds, refs, CAPTION_METRICS)
     return {**r.corpus, **{k: f"unavailable: {v}" for k, v in r.unavailable.items()}}
-
-
-def asked_label(question: str) -> str:
-    """The label a presence question names ("Is there a banjo sound?" -> banjo)."""
-    if question == "Does anyone speak?":
-        return "speech"
-    return re.fullmatch(r"Is there an? (.+) sound\?", question).group(1)
 
 
 def retrieval_captions(train, test) -> dict:

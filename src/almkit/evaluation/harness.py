@@ -267,8 +267,8 @@ def score(folder: str | Path) -> Run:
         stat = np.mean
         if per is None and name.endswith("median_rank"):
             per, stat = result.per_item.get(name.replace("median_rank", "rank")), np.median
-        if per is not None and stat is np.mean and not np.isclose(float(np.mean(per)), value, rtol=1e-6, atol=1e-9):
-            per = None  # a corpus statistic (BLEU, METEOR), not the mean of its item scores: no item bootstrap
+        if name in result.pooled:
+            per = None  # a corpus statistic (BLEU, METEOR): its item scores do not average to it
         ci = bootstrap_ci(per, card.bootstrap, card.seed, stat) if per is not None else None
         scores[name] = {"value": value, "ci95": list(ci) if ci else None}
     results = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from almkit.data.manifest import QA
@@ -106,6 +108,18 @@ def captions(events: list[Placed], sounds: list[Sound], rng: np.random.Generator
     return [options[int(p)] for p in picks]
 
 
+def presence_question(label: str) -> str:
+    return "Does anyone speak?" if label == "speech" else f"Is there {article(label)} {label} sound?"
+
+
+def asked_label(question: str) -> str | None:
+    """The label a :func:`presence_question` names ("Is there a banjo sound?" -> "banjo"), else None."""
+    if question == "Does anyone speak?":
+        return "speech"
+    found = re.fullmatch(r"Is there an? (.+) sound\?", question)
+    return found.group(1) if found else None
+
+
 PRESENCE_RATE = 0.6  # scale of the per-label chance of a presence question (about 2.8 per train scene)
 
 
@@ -126,8 +140,7 @@ def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float]
         present, even = label in labels, min(p, 1 - p)  # a label never or always present tells nothing: not asked
         chance = PRESENCE_RATE * (even / (p if present else 1 - p)) if even > 0 else 0.0
         if rng.random() < chance:
-            question = "Does anyone speak?" if label == "speech" else f"Is there {article(label)} {label} sound?"
-            qa.append(QA(question, "yes" if present else "no", "presence"))
+            qa.append(QA(presence_question(label), "yes" if present else "no", "presence"))
     # count
     qa.append(QA("How many sounds are there?", NUMBERS[n], "count"))
     # duration

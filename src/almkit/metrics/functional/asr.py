@@ -14,4 +14,4 @@ def wer(hypotheses: list[str], references: list[str]) -> MetricResult:
         raise ValueError("an empty reference has no defined WER")
     corpus = jiwer.wer(list(references), list(hypotheses))
     per = np.array([jiwer.wer(r, h) for r, h in zip(references, hypotheses, strict=True)])
-    return MetricResult({"WER": float(corpus)}, {"WER": per})
+    return MetricResult({"WER": float(corpus)}, {"WER": per}, pooled={"WER"})

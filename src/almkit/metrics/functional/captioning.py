@@ -191,7 +191,7 @@ def _bleu(corpus: _Corpus, n: int = 4) -> MetricResult:
         prod *= (correct[k].sum() + TINY) / (guess[k].sum() + SMALL)
         per_item[f"bleu_{k + 1}"] = prod_i ** (1 / (k + 1)) * penalty_i
         corpus_scores[f"bleu_{k + 1}"] = float(prod ** (1 / (k + 1)) * penalty)
-    return MetricResult(corpus_scores, per_item)
+    return MetricResult(corpus_scores, per_item, pooled=set(corpus_scores))
 
 
 def bleu(candidates: dict, references: dict) -> MetricResult:
@@ -289,7 +289,7 @@ def meteor(candidates: dict, references: dict) -> MetricResult:
     corpus = float(proc.stdout.readline().strip())
     proc.stdin.close()
     proc.wait()
-    return MetricResult({"meteor": corpus}, {"meteor": per})
+    return MetricResult({"meteor": corpus}, {"meteor": per}, pooled={"meteor"})
 
 
 def spice_unavailable_reason() -> str | None:
@@ -378,6 +378,7 @@ def captioning_metrics(
         out.corpus.update({k: v for k, v in result.corpus.items() if k in metrics})
         out.per_item.update({k: v for k, v in result.per_item.items() if k in metrics})
         out.unavailable.update({k: v for k, v in result.unavailable.items() if k in metrics})
+        out.pooled.update(result.pooled & set(metrics))
 
     corpus = _Corpus([cands[i] for i in ids], [list(refs[i]) for i in ids])
     if any(m.startswith("bleu") for m in metrics):

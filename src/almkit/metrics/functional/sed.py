@@ -64,6 +64,7 @@ def sed_f1(
     return MetricResult(
         {k: float(np.nan_to_num(v)) for k, v in corpus.items()},
         {"event_F1": np.nan_to_num(np.array(per_file, dtype=np.float64))},
+        pooled={"event_F1"},  # per file F1; the corpus F1 pools the events of all files
     )
 
 
