@@ -29,7 +29,7 @@ import torch
 from almkit.architectures.two_heads import load_generator
 from almkit.architectures.two_heads.frames import cached_transcripts
 from almkit.data.manifest import read_manifest
-from almkit.data.scenes.language import asked_label
+from almkit.data.scenes.language import asked_label, asked_pair
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
 from almkit.metrics.functional.captioning import captioning_metrics
@@ -158,6 +158,10 @@ def main() -> None:
         idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and (asked_label(q.question) in seen) == keep]
         r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
         print(f"presence, asking about {group}: {r['accuracy']:.3f} (n={len(idx)})")
+    for kind in ("order", "overlap"):  # the subset that benchmarks/bench_frame_probe.py scores
+        idx = [i for i, (_, q) in enumerate(qa) if q.type == kind and set(asked_pair(q.question)) <= seen]
+        r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
+        print(f"{kind}, both labels heard in training: {r['accuracy']:.3f} (n={len(idx)})")
     for truth in ("yes", "no"):
         idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and normalize_answer(q.answer) == truth]
         r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])

@@ -6,13 +6,17 @@ against the closed vocabulary of the phrases spoken in the train split (test voi
 not). Frames and transcripts are cached; deterministic for a seed; CPU.
 
 Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N
-[--export-only]] [--install]. ``--export-only`` exports a checkpoint of an earlier run without training further
-(a run stopped for time). The shipped weights: see the card.json beside them for the exact command.
+[--export-only]] [--init MODEL_DIR] [--repeat TASK=K ...] [--install]. ``--export-only`` exports a checkpoint of
+an earlier run without training further (a run stopped for time). ``--init`` continues from a trained model
+folder (same configuration; its card is kept in the new one), and ``--repeat qa/order=5`` shows each example
+of a task K times per epoch instead of once. The shipped weights: see the card.json beside them for the exact
+commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -22,11 +26,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
 from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
 from almkit.data.manifest import read_manifest
-from almkit.training.checkpoint import load_checkpoint
+from almkit.training.checkpoint import load_checkpoint, load_trainable_state_dict
 from almkit.training.engine import TrainConfig, fit
 from almkit.training.instructions import clip_examples, length_batches
 
@@ -63,6 +68,17 @@ def built(scenes: Path) -> str:
     )
 
 
+def repeats(specs: list[str]) -> dict[str, int]:
+    """``["qa/order=5"]`` -> ``{"qa/order": 5}``."""
+    out = {}
+    for spec in specs:
+        task, _, k = spec.partition("=")
+        if not k.isdigit() or int(k) < 1:
+            raise SystemExit(f"--repeat {spec!r}: expected TASK=K with K a positive integer, e.g. qa/order=5")
+        out[task] = int(k)
+    return out
+
+
 def one_batch(items):
     return items[0]  # the dataset's items are whole length-bucketed batches
 
@@ -76,8 +92,11 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--export-step", type=int, default=0, help="export this checkpoint instead of the last step")
     ap.add_argument("--export-only", action="store_true", help="export --export-step from an existing run, no training")
+    ap.add_argument("--init", type=Path, help="continue from this trained model folder (same configuration)")
+    ap.add_argument("--repeat", nargs="*", default=[], metavar="TASK=K", help="show a task's examples K times")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
+    repeat = repeats(args.repeat)
     if args.export_only and not args.export_step:
         ap.error("--export-only needs --export-step")
     if not (args.scenes / "train.jsonl").is_file():
@@ -87,7 +106,7 @@ def main() -> None:
         )
     t0 = time.perf_counter()
     clips = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
-    examples = [e for c in clips for e in clip_examples(c)]
+    examples = [e for c in clips for e in clip_examples(c) for _ in range(repeat.get(e.task, 1))]
     config = replace(MODEL, phrases=tuple(sorted({q.answer for c in clips for q in c.qa if q.type == "what_said"})))
     audio = sorted({e.audio for e in examples})
     frames, failures = cached_frames(
@@ -106,6 +125,17 @@ def main() -> None:
     batches = length_batches(data, lengths, args.batch_size, seed=0)
     torch.manual_seed(0)
     model = create_model(config)
+    init_card = None
+    if args.init:
+        if TwoHeadsConfig.load(args.init / "config.json") != model.config:
+            raise SystemExit(f"--init {args.init}: its config.json differs from this recipe's model configuration")
+        weights = args.init / "model.safetensors"
+        load_trainable_state_dict(model, load_file(str(weights)), weights)
+        card_file = args.init / "card.json"
+        init_card = {
+            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "card": json.loads(card_file.read_text()) if card_file.is_file() else None,
+        }
     train = TrainConfig(
         out_dir=str(args.out),
         max_steps=args.steps,
@@ -127,7 +157,7 @@ def main() -> None:
     model.save_pretrained(args.out / "model")
     card = {
         "trained_on": f"{shown(args.scenes)}{built(args.scenes)} train split: {len(clips)} clips, "
-        f"{len(data)} instruction examples",
+        f"{len(data)} instruction examples" + (f" ({', '.join(args.repeat)})" if args.repeat else ""),
         "steps": steps,
         "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,
@@ -137,6 +167,8 @@ def main() -> None:
         "minutes": round((t_frames + at["seconds"]) / 60, 1),
         "recipe": "python " + " ".join(["recipes/two_heads.py", *sys.argv[1:]]),
     }
+    if init_card:
+        card["initialised_from"] = init_card
     (args.out / "model" / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card, indent=1))
     if args.install:

@@ -14,7 +14,7 @@ import soundfile as sf
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes import sources
 from almkit.data.scenes.build import build_scenes, builder_key
-from almkit.data.scenes.language import asked_label
+from almkit.data.scenes.language import asked_label, asked_pair
 from almkit.data.scenes.sources import drum_type
 from almkit.data.stats import manifest_stats
 from shared_data import FSDD_ROOT as FSDD
@@ -123,9 +123,10 @@ def test_captions_and_questions(build):
                 assert any(e.get("text") == q.answer for e in clip.extra["events"])
             if q.type == "presence":
                 assert (q.answer == "yes") == (asked_label(q.question) in clip.labels), (q, clip.labels)
-            if q.type == "overlap":
-                a, b = (e for e in clip.events if any(f"the {e.label} {w}" in q.question for w in ("and", "overlap")))
-                assert (q.answer == "yes") == (a.onset < b.offset and b.onset < a.offset), q
+            if q.type in ("order", "overlap"):
+                a, b = ({e.label: e for e in clip.events}[label] for label in asked_pair(q.question))
+                truth = a.onset < b.onset if q.type == "order" else a.onset < b.offset and b.onset < a.offset
+                assert (q.answer == "yes") == truth, q
     assert all(c.license and c.source.startswith("almkit scenes") for c in clips)
     info = json.loads((build.out / "build.json").read_text())
     assert info["n"] == 300 and info["seed"] == 7 and info["seconds"] == 4.0 and info["fsdd"] == FSDD.is_dir()

@@ -120,6 +120,23 @@ def asked_label(question: str) -> str | None:
     return found.group(1) if found else None
 
 
+def order_question(first: str, second: str) -> str:
+    return f"Does the {first} start before the {second}?"
+
+
+def overlap_question(a: str, b: str) -> str:
+    return f"Do the {a} and the {b} overlap in time?"
+
+
+def asked_pair(question: str) -> tuple[str, str] | None:
+    """The two labels an :func:`order_question` or :func:`overlap_question` names, in order, else None."""
+    found = re.fullmatch(r"Does the (.+) start before the (.+)\?|Do the (.+) and the (.+) overlap in time\?", question)
+    if not found:
+        return None
+    a, b, c, d = found.groups()
+    return (a, b) if a is not None else (c, d)
+
+
 PRESENCE_RATE = 0.6  # scale of the per-label chance of a presence question (about 2.8 per train scene)
 
 
@@ -165,9 +182,9 @@ def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float]
         if pairs:
             i, j = pairs[int(rng.integers(len(pairs)))]
             if rng.random() < 0.5:
-                qa.append(QA(f"Does the {labels[i]} start before the {labels[j]}?", "yes", "order"))
+                qa.append(QA(order_question(labels[i], labels[j]), "yes", "order"))
             else:
-                qa.append(QA(f"Does the {labels[j]} start before the {labels[i]}?", "no", "order"))
+                qa.append(QA(order_question(labels[j], labels[i]), "no", "order"))
         # loudest (only when one sound is clearly loudest)
         levels = [LEVELS[e.level] for e in events]
         top = max(levels)
@@ -183,5 +200,5 @@ def questions(events: list[Placed], sounds: list[Sound], rates: dict[str, float]
             for answer, found in ((True, together[True]), (False, together[False])):
                 i, j = found[int(rng.integers(len(found)))]
                 a, b = (labels[i], labels[j]) if rng.random() < 0.5 else (labels[j], labels[i])
-                qa.append(QA(f"Do the {a} and the {b} overlap in time?", "yes" if answer else "no", "overlap"))
+                qa.append(QA(overlap_question(a, b), "yes" if answer else "no", "overlap"))
     return qa
