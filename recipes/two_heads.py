@@ -6,11 +6,11 @@ against the closed vocabulary of the phrases spoken in the train split (test voi
 not). Frames and transcripts are cached; deterministic for a seed; CPU.
 
 Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N
-[--export-only]] [--init MODEL_DIR] [--repeat TASK=K ...] [--install]. ``--export-only`` exports a checkpoint of
-an earlier run without training further (a run stopped for time). ``--init`` continues from a trained model
-folder (same configuration; its card is kept in the new one), and ``--repeat qa/order=5`` shows each example
-of a task K times per epoch instead of once. The shipped weights: see the card.json beside them for the exact
-commands.
+[--export-only]] [--init MODEL_DIR] [--repeat TASK=K ...] [--seed N] [--install]. ``--export-only`` exports a
+checkpoint of an earlier run without training further (a run stopped for time). ``--init`` continues from a
+trained model folder (same configuration; its card is kept in the new one), and ``--repeat qa/order=5`` shows
+each example of a task K times per epoch instead of once. Give a continued run another ``--seed``, or it sees
+the same batches in the same order. The shipped weights: see the card.json beside them for the exact commands.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--export-step", type=int, default=0, help="export this checkpoint instead of the last step")
     ap.add_argument("--export-only", action="store_true", help="export --export-step from an existing run, no training")
+    ap.add_argument("--seed", type=int, default=0, help="batching and example order (a continued run: a new one)")
     ap.add_argument("--init", type=Path, help="continue from this trained model folder (same configuration)")
     ap.add_argument("--repeat", nargs="*", default=[], metavar="TASK=K", help="show a task's examples K times")
     ap.add_argument("--install", action="store_true")
@@ -122,8 +123,8 @@ def main() -> None:
         if e.audio in frames and e.audio in heard
     ]
     lengths = [len(f) * 4 + len(q) + len(a) + len(t) for f, q, a, t in data]  # ~characters: one frame is one token
-    batches = length_batches(data, lengths, args.batch_size, seed=0)
-    torch.manual_seed(0)
+    batches = length_batches(data, lengths, args.batch_size, seed=args.seed)
+    torch.manual_seed(args.seed)
     model = create_model(config)
     init_card = None
     if args.init:
@@ -143,7 +144,7 @@ def main() -> None:
         lr=args.lr,
         weight_decay=0.0,
         warmup_steps=15,
-        seed=0,
+        seed=args.seed,
         log_every=10,
         checkpoint_every=40,
     )
