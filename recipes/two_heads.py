@@ -74,7 +74,7 @@ def repeats(specs: list[str]) -> dict[str, int]:
     for spec in specs:
         task, _, k = spec.partition("=")
         if not k.isdigit() or int(k) < 1:
-            raise SystemExit(f"--repeat {spec!r}: expected TASK=K with K a positive integer, e.g. qa/order=5")
+            raise ValueError(f"--repeat {spec!r}: expected TASK=K with K a positive integer, e.g. qa/order=5")
         out[task] = int(k)
     return out
 
@@ -97,7 +97,10 @@ def main() -> None:
     ap.add_argument("--repeat", nargs="*", default=[], metavar="TASK=K", help="show a task's examples K times")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
-    repeat = repeats(args.repeat)
+    try:
+        repeat = repeats(args.repeat)
+    except ValueError as err:
+        ap.error(str(err))
     if args.export_only and not args.export_step:
         ap.error("--export-only needs --export-step")
     if not (args.scenes / "train.jsonl").is_file():
@@ -108,6 +111,8 @@ def main() -> None:
     t0 = time.perf_counter()
     clips = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     examples = [e for c in clips for e in clip_examples(c) for _ in range(repeat.get(e.task, 1))]
+    if unknown := set(repeat) - {e.task for e in examples}:
+        ap.error(f"--repeat names no task of the data: {sorted(unknown)} (tasks: {sorted({e.task for e in examples})})")
     config = replace(MODEL, phrases=tuple(sorted({q.answer for c in clips for q in c.qa if q.type == "what_said"})))
     audio = sorted({e.audio for e in examples})
     frames, failures = cached_frames(
