@@ -10,7 +10,7 @@ next to two baselines measured in the same run, the silence probe, and generatio
 * speed: generated tokens/s of almkit's batched KV-cache generation vs a plain transformers ``generate`` loop
   (one prompt at a time) on the same LM and the same prompts.
 
-Usage: python benchmarks/bench_two_heads.py [--scenes DIR] [--model default] [--per-type 80]
+Usage: python benchmarks/bench_two_heads.py [--scenes DIR] [--model default] [--per-type 80] [--split validation]
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def main() -> None:
     ap.add_argument("--per-type", type=int, default=80, help="questions per type (the first ones of the split)")
     ap.add_argument("--clips", type=int, default=0, help="caption only the first N test clips (0: all)")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--split", default="test", choices=["test", "validation"], help="validation: to choose a model")
     args = ap.parse_args()
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
-    test = [c for c in read_manifest(args.scenes / "test.jsonl") if c.split == "test"]
+    test = [c for c in read_manifest(args.scenes / f"{args.split}.jsonl") if c.split == args.split]
     gen = load_generator(args.model)
     card_path = Path(args.model if args.model != "default" else "src/almkit/pretrained/two_heads") / "card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
@@ -70,7 +71,7 @@ def main() -> None:
         f"{torch.get_num_threads()} torch threads"
     )
     print(f"\nmodel: {gen.model.config}\ntraining: {json.dumps(card)}")
-    print(f"test split: {len(test)} clips (held-out kits, voices, speakers, instruments)")
+    print(f"{args.split} split: {len(test)} clips (held-out kits, voices, speakers, instruments)")
 
     # captioning
     cap_clips = test[: args.clips] if args.clips else test
