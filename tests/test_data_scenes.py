@@ -14,7 +14,13 @@ import soundfile as sf
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes import sources
 from almkit.data.scenes.build import build_scenes, builder_key
-from almkit.data.scenes.language import asked_label, asked_pair
+from almkit.data.scenes.language import (
+    asked_label,
+    asked_pair,
+    order_question,
+    overlap_question,
+    presence_question,
+)
 from almkit.data.scenes.sources import drum_type
 from almkit.data.stats import manifest_stats
 from shared_data import FSDD_ROOT as FSDD
@@ -190,3 +196,10 @@ def test_split_manifests_partition_the_build(build):
 )
 def test_drum_names_normalise(name, kind):
     assert drum_type(name) == kind
+
+
+def test_questions_name_their_labels_back():
+    assert asked_label(presence_question("hi-hat")) == "hi-hat" and asked_label(presence_question("speech")) == "speech"
+    assert asked_pair(order_question("tom drum", "speech")) == ("tom drum", "speech")
+    assert asked_pair(overlap_question("alert beep", "synth pad")) == ("alert beep", "synth pad")
+    assert asked_pair("Is there a banjo sound?") is None and asked_label("Do the a and the b overlap in time?") is None
