@@ -14,7 +14,7 @@ It shows how far a model trained directly for these labels and times gets on the
 numbers can be read against it. Held-out labels (never in training) can only be answered at chance here: the
 tagger has no output for them. Seeded; CPU.
 
-Usage: python benchmarks/bench_frame_probe.py [--scenes DIR] [--model default] [--epochs 15]
+Usage: python benchmarks/bench_frame_probe.py [--scenes DIR] [--model FOLDER] [--epochs 15] [--cache FILE]
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from almkit.architectures.two_heads import TwoHeadsConfig
+from almkit.architectures.two_heads import TwoHeadsConfig, pretrained_path
 from almkit.architectures.two_heads.frames import cached_frames
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label, asked_pair
-
-PRETRAINED = Path(__file__).resolve().parents[1] / "src" / "almkit" / "pretrained" / "two_heads"
 
 
 def frame_targets(clip, n: int, hop: float, window: float, index: dict[str, int]) -> torch.Tensor:
@@ -83,24 +81,21 @@ def answer(q, p: torch.Tensor, index: dict[str, int]) -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=Path, default=Path("build/default-model/suites/scenes"))
-    ap.add_argument("--model", type=Path, default=PRETRAINED, help="a Two-Heads model folder: its encoder and hop")
+    ap.add_argument("--model", type=Path, default=None, help="a Two-Heads model folder (default: the shipped one)")
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--cache", type=Path, default=Path("build/frame-probe"))
+    ap.add_argument(
+        "--cache", type=Path, default=Path("build/two-heads/frames.safetensors"), help="frames (the recipe's cache)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
-    config = TwoHeadsConfig.load(args.model / "config.json")
+    config = TwoHeadsConfig.load((args.model or pretrained_path()) / "config.json")
     encoder = config.build_encoder()
     hop, window = encoder.policy.hop_s, encoder.policy.window_s
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     test = [c for c in read_manifest(args.scenes / "test.jsonl") if c.split == "test"]
-    frames = {}
-    for name, clips in (("train", train), ("test", test)):
-        found, failures = cached_frames(
-            encoder, config.audio_encoder, [c.audio_path for c in clips], args.cache / f"{name}.safetensors"
-        )
-        frames.update(found)
-        for path, message in failures:
-            print(f"skipped {path}: {message}")
+    frames, failures = cached_frames(encoder, config.audio_encoder, [c.audio_path for c in train + test], args.cache)
+    for path, message in failures:
+        print(f"skipped {path}: {message}")
     train = [c for c in train if str(c.audio_path) in frames]
     test = [c for c in test if str(c.audio_path) in frames]
     index = {label: i for i, label in enumerate(sorted({e.label for c in train for e in c.events}))}
@@ -127,8 +122,7 @@ def main() -> None:
     for kind in ("order", "overlap"):
         scored[f"{kind} (both labels heard in training)"] = scored.pop(kind)
     print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, 2 torch threads\n")
-    model = "default model" if args.model == PRETRAINED else args.model
-    print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({model})")
+    print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({args.model or 'default model'})")
     print(f"tagger: MLP on single frames, {len(index)} training labels, {len(x)} train frames, {args.epochs} epochs")
     print(f"test split: {len(test)} clips\n")
     print("| question type | frame tagger + rule | majority training answer | n |\n|---|---|---|---|")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from almkit.architectures.two_heads import load_generator
+from almkit.architectures.two_heads import load_generator, pretrained_path
 from almkit.architectures.two_heads.frames import cached_transcripts
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label, asked_pair
@@ -64,7 +64,7 @@ def main() -> None:
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     test = [c for c in read_manifest(args.scenes / f"{args.split}.jsonl") if c.split == args.split]
     gen = load_generator(args.model)
-    card_path = Path(args.model if args.model != "default" else "src/almkit/pretrained/two_heads") / "card.json"
+    card_path = (pretrained_path() if args.model == "default" else Path(args.model)) / "card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     print(
         f"# bench_two_heads  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, "
@@ -154,19 +154,23 @@ def main() -> None:
     print("|---|---|" + "---|" * len(kinds))
     for name, r in res.items():
         print(f"| {name} | {r['accuracy']:.3f} | " + " | ".join(f"{r[f'accuracy/{k}']:.3f}" for k in kinds) + " |")
-    seen = {label for c in train for label in c.labels}
-    for group, keep in (("a label heard in training", True), ("a held-out label, never in training", False)):
-        idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and (asked_label(q.question) in seen) == keep]
+    known = {label for c in train for label in c.labels}
+    subsets = [  # (question type, which of its questions); order and overlap: what bench_frame_probe.py scores
+        ("presence", "asking about a label heard in training", lambda q: asked_label(q.question) in known),
+        (
+            "presence",
+            "asking about a held-out label (never in training)",
+            lambda q: asked_label(q.question) not in known,
+        ),
+        ("order", "both labels heard in training", lambda q: set(asked_pair(q.question)) <= known),
+        ("overlap", "both labels heard in training", lambda q: set(asked_pair(q.question)) <= known),
+        ("presence", "questions whose answer is yes", lambda q: normalize_answer(q.answer) == "yes"),
+        ("presence", "questions whose answer is no", lambda q: normalize_answer(q.answer) == "no"),
+    ]
+    for kind, which, keep in subsets:
+        idx = [i for i, (_, q) in enumerate(qa) if q.type == kind and keep(q)]
         r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
-        print(f"presence, asking about {group}: {r['accuracy']:.3f} (n={len(idx)})")
-    for kind in ("order", "overlap"):  # the subset that benchmarks/bench_frame_probe.py scores
-        idx = [i for i, (_, q) in enumerate(qa) if q.type == kind and set(asked_pair(q.question)) <= seen]
-        r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
-        print(f"{kind}, both labels heard in training: {r['accuracy']:.3f} (n={len(idx)})")
-    for truth in ("yes", "no"):
-        idx = [i for i, (_, q) in enumerate(qa) if q.type == "presence" and normalize_answer(q.answer) == truth]
-        r = aqa_accuracy([preds[i] for i in idx], [answers[i] for i in idx])
-        print(f"presence, questions whose answer is {truth}: {r['accuracy']:.3f} (n={len(idx)})")
+        print(f"{kind}, {which}: {r['accuracy']:.3f} (n={len(idx)})")
     said = [(c, q) for c, q in qa if q.type == "what_said"]
     if gen.transcriber and said:
         heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in said])[0]

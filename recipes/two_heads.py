@@ -16,7 +16,6 @@ the same batches in the same order. The shipped weights: see the card.json besid
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from safetensors.torch import load_file
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
 from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
+from almkit.assets import sha256_file
 from almkit.data.manifest import read_manifest
 from almkit.training.checkpoint import load_checkpoint, load_trainable_state_dict
 from almkit.training.engine import TrainConfig, fit
@@ -68,15 +68,12 @@ def built(scenes: Path) -> str:
     )
 
 
-def repeats(specs: list[str]) -> dict[str, int]:
-    """``["qa/order=5"]`` -> ``{"qa/order": 5}``."""
-    out = {}
-    for spec in specs:
-        task, _, k = spec.partition("=")
-        if not k.isdigit() or int(k) < 1:
-            raise ValueError(f"--repeat {spec!r}: expected TASK=K with K a positive integer, e.g. qa/order=5")
-        out[task] = int(k)
-    return out
+def repeat_spec(spec: str) -> tuple[str, int]:
+    """``"qa/order=5"`` -> ``("qa/order", 5)``, for ``--repeat``."""
+    task, _, k = spec.partition("=")
+    if not k.isdigit() or int(k) < 1:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected TASK=K with K a positive integer, e.g. qa/order=5")
+    return task, int(k)
 
 
 def one_batch(items):
@@ -94,13 +91,12 @@ def main() -> None:
     ap.add_argument("--export-only", action="store_true", help="export --export-step from an existing run, no training")
     ap.add_argument("--seed", type=int, default=0, help="batching and example order (a continued run: a new one)")
     ap.add_argument("--init", type=Path, help="continue from this trained model folder (same configuration)")
-    ap.add_argument("--repeat", nargs="*", default=[], metavar="TASK=K", help="show a task's examples K times")
+    ap.add_argument(
+        "--repeat", nargs="*", type=repeat_spec, default=[], metavar="TASK=K", help="show a task's examples K times"
+    )
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
-    try:
-        repeat = repeats(args.repeat)
-    except ValueError as err:
-        ap.error(str(err))
+    repeat = dict(args.repeat)
     if args.export_only and not args.export_step:
         ap.error("--export-only needs --export-step")
     if not (args.scenes / "train.jsonl").is_file():
@@ -139,7 +135,7 @@ def main() -> None:
         load_trainable_state_dict(model, load_file(str(weights)), weights)
         card_file = args.init / "card.json"
         init_card = {
-            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "sha256": sha256_file(weights),
             "card": json.loads(card_file.read_text()) if card_file.is_file() else None,
         }
     train = TrainConfig(
@@ -161,9 +157,10 @@ def main() -> None:
     logged = [json.loads(line) for line in (args.out / "metrics.jsonl").read_text().splitlines()]
     at = [r for r in logged if r["step"] <= steps][-1]  # the last logged step up to the exported one
     model.save_pretrained(args.out / "model")
+    repeated = f" ({', '.join(f'{t}={k}' for t, k in repeat.items())})" if repeat else ""
     card = {
         "trained_on": f"{shown(args.scenes)}{built(args.scenes)} train split: {len(clips)} clips, "
-        f"{len(data)} instruction examples" + (f" ({', '.join(args.repeat)})" if args.repeat else ""),
+        f"{len(data)} instruction examples{repeated}",
         "steps": steps,
         "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",
         "batch_size": args.batch_size,

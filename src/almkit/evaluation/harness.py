@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,9 @@ def model_folder(model_name: str, task: str = "zero-shot") -> Path:
     from almkit.architectures.two_towers.factory import pretrained_path
 
     if model_name == "default" and task in ("captioning", "aqa"):
-        return Path(str(resources.files("almkit") / "pretrained" / "two_heads"))
+        from almkit.architectures.two_heads import pretrained_path as two_heads_default
+
+        return two_heads_default()
     return pretrained_path(model_name)
 
 
