@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument(
         "--repeat", nargs="*", type=repeat_spec, default=[], metavar="TASK=K", help="show a task's examples K times"
     )
+    ap.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "cuda"), help="where the LM trains")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     repeat = dict(args.repeat)
@@ -146,6 +147,7 @@ def main() -> None:
         weight_decay=0.0,
         warmup_steps=15,
         seed=args.seed,
+        accelerator=args.accelerator,
         log_every=10,
         checkpoint_every=40,
     )

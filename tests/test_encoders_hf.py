@@ -11,6 +11,7 @@ from almkit.encoders import build_audio_encoder, build_text_encoder
 from almkit.encoders.embed import embed_files, embed_waveforms
 from almkit.encoders.hf import TransformersAudioEncoder
 from almkit.errors import CheckpointError, ConfigError
+from devices import DEVICES
 from shared_data import FSDD
 
 FILES = [str(FSDD / "7_jackson_3.wav"), "/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga"]
@@ -72,9 +73,11 @@ def test_transformers_audio_towers_from_a_local_folder(make, dim, rate, window, 
     assert np.abs(a - b).max() <= 1e-4 and np.abs(a - again).max() <= 1e-5
 
 
-def test_trainable_transformers_tower_keeps_gradients(tmp_path):
-    encoder = build_audio_encoder(f"hf:{_ast(tmp_path)}", trainable=True)
-    out = encoder.encode_chunks(torch.randn(2, encoder.window) * 0.1)
+@pytest.mark.parametrize("device", DEVICES)
+def test_trainable_transformers_tower_keeps_gradients(tmp_path, device):
+    encoder = build_audio_encoder(f"hf:{_ast(tmp_path)}", trainable=True).to(device)
+    out = encoder.encode_chunks(torch.randn(2, encoder.window, device=device) * 0.1)
+    assert out.device.type == device
     out.sum().backward()
     assert any(p.grad is not None for p in encoder.parameters())
 
@@ -109,8 +112,9 @@ def test_unsupported_model_type_is_a_config_error(tmp_path):
         build_audio_encoder(f"hf:{tmp_path}")
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["bert", "t5", "clap"])
-def test_transformers_text_towers_from_a_local_folder(kind, tmp_path):
+def test_transformers_text_towers_from_a_local_folder(kind, tmp_path, device):
     if kind == "bert":
         tf.BertModel(tf.BertConfig(**TEXT)).save_pretrained(tmp_path)
         tf.AutoTokenizer.from_pretrained(str(require("minilm"))).save_pretrained(tmp_path)
@@ -120,7 +124,7 @@ def test_transformers_text_towers_from_a_local_folder(kind, tmp_path):
         tf.AutoTokenizer.from_pretrained(str(require("minilm"))).save_pretrained(tmp_path)
     else:
         _clap(tmp_path)
-    enc = build_text_encoder(f"hf:{tmp_path}")
+    enc = build_text_encoder(f"hf:{tmp_path}").to(device)
     out = enc.encode(["hello world", "a dog barks twice"])
-    assert out.shape == (2, 32) and torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert out.shape == (2, 32) and torch.allclose(out.norm(dim=1).cpu(), torch.ones(2), atol=1e-5)
     assert torch.allclose(enc.encode(["a dog barks twice"])[0], out[1], atol=1e-5)

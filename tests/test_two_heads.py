@@ -11,11 +11,13 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 
-from almkit.architectures.two_heads import TwoHeads, TwoHeadsConfig, TwoHeadsGenerator
+from almkit.architectures.two_heads import TwoHeads, TwoHeadsConfig, TwoHeadsGenerator, load_generator
 from almkit.architectures.two_heads.generator import decoding_options
 from almkit.architectures.two_heads.model import IGNORE
+from almkit.device import resolve_device
 from almkit.errors import AudioError, CheckpointError, ConfigError
 from almkit.training.engine import TrainConfig, fit
+from devices import DEVICES
 from shared_data import FSDD
 
 
@@ -153,8 +155,9 @@ def test_save_load_is_strict_and_exact(tiny_lm, tmp_path):
         TwoHeads.from_pretrained(tmp_path)
 
 
-def test_greedy_generation_is_the_same_for_any_batch_size(tiny_lm):
-    model = make(tiny_lm)
+@pytest.mark.parametrize("device", DEVICES)
+def test_greedy_generation_is_the_same_for_any_batch_size(tiny_lm, device):
+    model = make(tiny_lm).to(device)
     frames = [torch.randn(n, 1024) for n in (3, 6, 1, 4)]
     questions = ["Describe the audio.", "Is there speech?", "How many sounds are there in this clip?", "Caption."]
     together = model.generate(frames, questions, max_new_tokens=8)
@@ -195,7 +198,8 @@ def test_bad_audio_is_named(tiny_lm, tmp_path):
         generator.caption([good, tmp_path / "broken.wav"], max_new_tokens=2)
 
 
-def test_training_lowers_the_loss(tiny_lm, tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_lowers_the_loss(tiny_lm, tmp_path, device):
     model = make(tiny_lm, lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"))
     g = torch.Generator().manual_seed(0)
     data = [
@@ -207,9 +211,12 @@ def test_training_lowers_the_loss(tiny_lm, tmp_path):
     fit(
         model,
         data,
-        TrainConfig(out_dir=str(tmp_path), max_steps=12, batch_size=8, lr=1e-2, log_every=1, progress=False),
+        TrainConfig(
+            out_dir=str(tmp_path), max_steps=12, batch_size=8, lr=1e-2, log_every=1, progress=False, accelerator=device
+        ),
         collate_fn=lambda b: b,
     )
+    assert {p.device.type for p in model.parameters()} == {"cpu"}  # returned where inference starts
     with torch.no_grad():
         after = model.training_step(data).item()
     assert after < before - 2.0, (before, after)  # seeded: 11.5 -> ~6 here
@@ -224,6 +231,19 @@ def test_decoding_options_are_validated():
         decoding_options({"max_new_tokens": 5, "temprature": 0.3})
     with pytest.raises(ConfigError, match="projector"):
         TwoHeadsConfig(projector="perceiver").validate()
+
+
+def test_devices_and_dtypes_are_validated(tiny_lm, tmp_path):
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "gpu0", "cuda:99"):
+        with pytest.raises(ConfigError, match="device"):
+            resolve_device(bad)
+    make(tiny_lm).save_pretrained(tmp_path / "model")
+    with pytest.raises(ConfigError, match="float32"):
+        load_generator(str(tmp_path / "model"), dtype="bfloat16")
+    generator = load_generator(str(tmp_path / "model"), device="cpu")
+    assert {p.device.type for p in generator.model.parameters()} == {"cpu"}
 
 
 def test_caption_ask_chat_commands(tiny_lm, tmp_path):
@@ -249,3 +269,5 @@ def test_caption_ask_chat_commands(tiny_lm, tmp_path):
     assert r.exit_code == 0 and r.stdout.count("almkit> ") == 2
     r = runner.invoke(app, ["caption", wav, "--model", str(tmp_path / "nothing")])
     assert isinstance(r.exception, CheckpointError) and "recipes/two_heads.py" in str(r.exception)
+    r = runner.invoke(app, ["ask", wav, "-q", "Is there speech?", *opts, "--device", "tpu"])
+    assert isinstance(r.exception, ConfigError) and "'tpu'" in str(r.exception)

@@ -13,7 +13,8 @@ import torch
 
 from almkit.architectures.two_heads import load_generator
 from almkit.architectures.two_heads.hf_audio_lm import TransformersAudioLM
-from almkit.errors import AudioError
+from almkit.errors import AudioError, ConfigError
+from devices import DEVICES
 from shared_data import FSDD
 
 
@@ -59,9 +60,10 @@ def tiny_qwen2_audio(tmp_path_factory):
     return folder
 
 
-def test_qwen2_audio_answers_through_the_same_interface(tiny_qwen2_audio, tmp_path):
-    generator = load_generator(str(tiny_qwen2_audio))
-    assert isinstance(generator, TransformersAudioLM)
+@pytest.mark.parametrize("device", DEVICES)
+def test_qwen2_audio_answers_through_the_same_interface(tiny_qwen2_audio, tmp_path, device):
+    generator = load_generator(str(tiny_qwen2_audio), device=device)
+    assert isinstance(generator, TransformersAudioLM) and generator.model.device.type == device
     wav = str(FSDD / "3_theo_1.wav")
     questions = ["Is there speech?", "What is said?", "Describe the audio."]
     together = generator.ask([wav] * 3, questions, max_new_tokens=5)
@@ -69,6 +71,17 @@ def test_qwen2_audio_answers_through_the_same_interface(tiny_qwen2_audio, tmp_pa
     assert all(isinstance(t, str) and t for t in together)
     with pytest.raises(AudioError, match="missing.wav"):
         generator.caption([wav, tmp_path / "missing.wav"], max_new_tokens=2)
+
+
+def test_qwen2_audio_dtypes(tiny_qwen2_audio):
+    with pytest.raises(ConfigError, match="int8"):
+        load_generator(str(tiny_qwen2_audio), dtype="int8")
+    if not torch.cuda.is_available():
+        pytest.skip("bfloat16 generation is checked on a CUDA GPU (CI has none)")
+    generator = load_generator(str(tiny_qwen2_audio), device="cuda", dtype="bfloat16")
+    assert generator.model.dtype == torch.bfloat16
+    answers = generator.ask([str(FSDD / "3_theo_1.wav")] * 2, ["Is there speech?", "What is said?"], max_new_tokens=4)
+    assert all(isinstance(t, str) and t for t in answers)
 
 
 def test_qwen2_audio_long_audio_uses_30_s_windows(tiny_qwen2_audio, tmp_path):

@@ -15,6 +15,7 @@ from almkit.architectures.two_towers.projectors import ConSEProjector
 from almkit.errors import CheckpointError, ConfigError
 from almkit.training.engine import TrainConfig, fit
 from almkit.training.two_towers import PairDataset
+from devices import DEVICES
 
 
 def small_config(**kw):
@@ -76,7 +77,7 @@ def _dataset(n=48, seed=0):
     return PairDataset([(i, f"caption {i}") for i in range(n)], audio, captions)
 
 
-def _train(out, steps, checkpoint_every=0):
+def _train(out, steps, checkpoint_every=0, accelerator="cpu"):
     torch.manual_seed(0)
     model = TwoTowers(small_config())
     cfg = TrainConfig(
@@ -87,13 +88,15 @@ def _train(out, steps, checkpoint_every=0):
         checkpoint_every=checkpoint_every,
         log_every=1,
         progress=False,
+        accelerator=accelerator,
     )
     result = fit(model, _dataset(), cfg)
     return model, result
 
 
-def test_training_lowers_the_loss_and_logs(tmp_path):
-    _, result = _train(tmp_path, steps=30)
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_lowers_the_loss_and_logs(tmp_path, device):
+    _, result = _train(tmp_path, steps=30, accelerator=device)
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 31))
     assert log[-1]["loss"] < log[0]["loss"]
@@ -101,16 +104,17 @@ def test_training_lowers_the_loss_and_logs(tmp_path):
     assert (tmp_path / "checkpoints" / "step-0000030" / "model.safetensors").is_file()
 
 
-def test_resume_continues_the_same_run(tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_resume_continues_the_same_run(tmp_path, device):
     """An interrupted run (crash after step 10 of 16, checkpoints every 5) resumes to the same weights."""
-    straight, _ = _train(tmp_path / "a", steps=16)
-    _train(tmp_path / "b", steps=16, checkpoint_every=5)
+    straight, _ = _train(tmp_path / "a", steps=16, accelerator=device)
+    _train(tmp_path / "b", steps=16, checkpoint_every=5, accelerator=device)
     ckpts = tmp_path / "b" / "checkpoints"
     for later in ("step-0000015", "step-0000016"):  # as if the process died after step 10
         for f in (ckpts / later).iterdir():
             f.unlink()
         (ckpts / later).rmdir()
-    resumed, result = _train(tmp_path / "b", steps=16, checkpoint_every=5)
+    resumed, result = _train(tmp_path / "b", steps=16, checkpoint_every=5, accelerator=device)
     assert result.steps == 16
     for (name, p), q in zip(straight.named_parameters(), resumed.parameters(), strict=True):
         assert torch.equal(p, q), name
@@ -119,3 +123,5 @@ def test_resume_continues_the_same_run(tmp_path):
 def test_engine_rejects_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="batch_size"):
         fit(TwoTowers(small_config()), _dataset(), TrainConfig(out_dir=str(tmp_path), batch_size=0))
+    with pytest.raises(ConfigError, match="accelerator"):
+        fit(TwoTowers(small_config()), _dataset(), TrainConfig(out_dir=str(tmp_path), accelerator="tpu"))

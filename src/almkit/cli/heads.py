@@ -16,6 +16,10 @@ MODEL = Annotated[
 ]
 DECODING = Annotated[str, typer.Option("--decoding", help="greedy, beam or sample (seeded).")]
 MAX_TOKENS = Annotated[int, typer.Option("--max-new-tokens", min=1)]
+DEVICE = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")]
+DTYPE = Annotated[
+    str, typer.Option("--dtype", help="Weights of a Qwen2-Audio folder: auto (as saved), float32, bfloat16, float16.")
+]
 
 
 def _emit(answers, fmt: Format, question: str | None = None) -> None:
@@ -38,11 +42,14 @@ def caption(
     max_new_tokens: MAX_TOKENS = 40,
     seed: int = 0,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
+    dtype: DTYPE = "auto",
 ) -> None:
     """Describe each audio file in a sentence (long files: one caption per window, with times)."""
     from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION
 
-    _answer(audio, CAPTION_INSTRUCTION, model, _decoding(decoding, max_new_tokens, seed), fmt, question=None)
+    opts = _decoding(decoding, max_new_tokens, seed)
+    _answer(audio, CAPTION_INSTRUCTION, opts, fmt, None, name=model, device=device, dtype=dtype)
 
 
 def ask(
@@ -53,19 +60,23 @@ def ask(
     max_new_tokens: MAX_TOKENS = 24,
     seed: int = 0,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
+    dtype: DTYPE = "auto",
 ) -> None:
     """Answer a question about each audio file."""
-    _answer(audio, question, model, _decoding(decoding, max_new_tokens, seed), fmt, question=question)
+    opts = _decoding(decoding, max_new_tokens, seed)
+    _answer(audio, question, opts, fmt, question, name=model, device=device, dtype=dtype)
 
 
-def _answer(audio: list[str], instruction: str, model: str, decoding: dict, fmt: Format, question: str | None):
+def _answer(audio: list[str], instruction: str, decoding: dict, fmt: Format, question: str | None, **load: str):
+    """``load``: load_generator's arguments; the model loads once the settings and inputs are checked."""
     from almkit.architectures.two_heads import load_generator
     from almkit.architectures.two_heads.generator import decoding_options
     from almkit.tasks.inputs import expand_audio_inputs
 
     opts = decoding_options(decoding)
     paths = expand_audio_inputs(audio)
-    answers, failures = load_generator(model).run(paths, [instruction] * len(paths), **opts)
+    answers, failures = load_generator(**load).run(paths, [instruction] * len(paths), **opts)
     _emit(answers, fmt, question)
     report_failures(failures)
 
@@ -76,6 +87,8 @@ def chat(
     decoding: DECODING = "greedy",
     max_new_tokens: MAX_TOKENS = 40,
     seed: int = 0,
+    device: DEVICE = "auto",
+    dtype: DTYPE = "auto",
 ) -> None:
     """Talk about one audio file: one question per line (stdin), until an empty line or end of input.
     Earlier questions and answers are kept in the conversation the model sees."""
@@ -83,7 +96,7 @@ def chat(
     from almkit.architectures.two_heads.generator import decoding_options
     from almkit.errors import AudioError
 
-    generator = load_generator(model)
+    generator = load_generator(model, device=device, dtype=dtype)
     opts = decoding_options(_decoding(decoding, max_new_tokens, seed))
     multi_turn = hasattr(generator, "model") and hasattr(generator.model, "prompt_ids")
     history: list[tuple[str, str]] = []

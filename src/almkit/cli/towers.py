@@ -196,7 +196,8 @@ def train(
     batch_size: Annotated[int, typer.Option(min=2)] = 64,
     lr: Annotated[float, typer.Option(min=0)] = 1e-3,
     warmup: Annotated[int, typer.Option(min=0)] = 0,
-    devices: Annotated[int, typer.Option(min=1, help="Processes (DDP over gloo when > 1).")] = 1,
+    accelerator: Annotated[str, typer.Option(help="auto (a CUDA GPU when there is one), cpu or cuda.")] = "auto",
+    devices: Annotated[int, typer.Option(min=1, help="Processes (DDP: gloo on CPU, NCCL on GPUs).")] = 1,
     seed: int = 0,
     checkpoint_every: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
@@ -224,6 +225,7 @@ def train(
         batch_size=batch_size,
         lr=lr,
         warmup_steps=warmup,
+        accelerator=accelerator,
         devices=devices,
         seed=seed,
         checkpoint_every=checkpoint_every,

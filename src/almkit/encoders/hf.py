@@ -89,20 +89,18 @@ class TransformersAudioEncoder(nn.Module, AudioEncoder):
         nonzero = chunks != 0
         last = torch.where(nonzero.any(1), chunks.shape[1] - nonzero.flip(1).int().argmax(1), 1)
         used = ((last * n_frames + chunks.shape[1] - 1) // chunks.shape[1]).clamp(1, n_frames)
-        return (torch.arange(n_frames)[None, :] < used[:, None]).unsqueeze(-1)
+        return (torch.arange(n_frames, device=chunks.device)[None, :] < used[:, None]).unsqueeze(-1)
 
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:
         waves = list(chunks.detach().cpu().numpy())
+        inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt").to(chunks.device)
         if self.kind == "clap":
-            inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt")
             out = self.model.get_audio_features(
                 input_features=inputs["input_features"], is_longer=inputs.get("is_longer")
             )
             return out if isinstance(out, torch.Tensor) else out.pooler_output
         if self.kind == "whisper":
-            inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt")
             hidden = self.model(inputs["input_features"]).last_hidden_state  # [B, frames, D]
             mask = self._audio_mask(chunks, hidden.shape[1]).to(hidden.dtype)
             return (hidden * mask).sum(1) / mask.sum(1)
-        inputs = self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt")
         return self.model(**inputs).pooler_output

@@ -53,9 +53,10 @@ class TextEncoder(nn.Module):
         batch = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         )
-        inputs = {k: v for k, v in batch.items() if k in self._accepts}
+        device = next(self.model.parameters()).device
+        inputs = {k: v.to(device) for k, v in batch.items() if k in self._accepts}
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
             hidden = self.model(**inputs).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            mask = batch["attention_mask"].to(device).unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
         return F.normalize(pooled, dim=-1)

@@ -1,5 +1,5 @@
 """One training engine for every architecture: Lightning Fabric, so the same loop runs on one process
-or under DDP (``devices=2`` on CPU uses gloo).
+or under DDP (``devices=2`` on CPU uses gloo), on the CPU or a CUDA GPU (``accelerator``).
 
 A model plugs in by being an ``nn.Module`` with ``training_step(batch) -> loss``. The engine owns the rest:
 deterministic data order (a function of seed, epoch and rank, so a resumed run sees exactly the batches
@@ -36,6 +36,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 0
     seed: int = 0
+    accelerator: str = "auto"  # auto (a CUDA GPU when there is one), cpu or cuda
     devices: int = 1
     strategy: str = "auto"
     num_workers: int = 0
@@ -50,6 +51,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "lr": self.lr > 0,
+            "accelerator": self.accelerator in ("auto", "cpu", "cuda"),
             "devices": self.devices >= 1,
             "max_steps": self.max_steps is None or self.max_steps >= 1,
             "warmup_steps": self.warmup_steps >= 0,
@@ -103,7 +105,8 @@ def fit(
     collate_fn: Callable[[list[Any]], Any] | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``module`` on ``dataset``; resumes from the newest checkpoint in ``config.out_dir``."""
+    """Train ``module`` on ``dataset``; resumes from the newest checkpoint in ``config.out_dir``. The module
+    trains on ``config.accelerator`` and is returned on the CPU."""
     import lightning as L
 
     config.validate()
@@ -112,7 +115,11 @@ def fit(
     strategy = config.strategy
     if strategy == "auto":
         strategy = "ddp" if config.devices > 1 else "auto"
-    fabric = L.Fabric(accelerator="cpu", devices=config.devices, strategy=strategy)
+    if config.accelerator == "cuda":
+        from almkit.device import resolve_device
+
+        resolve_device("cuda")  # a clear error on a machine without one
+    fabric = L.Fabric(accelerator=config.accelerator, devices=config.devices, strategy=strategy)
     fabric.launch()
     out = Path(config.out_dir)
     ckpt_dir = out / "checkpoints"
@@ -129,10 +136,11 @@ def fit(
     steps_per_epoch = max(1, sampler.per_rank() // config.batch_size)
     total = config.max_steps or config.epochs * steps_per_epoch
 
+    model, optimizer = fabric.setup(module, optimizer)
     step = 0
     fabric.barrier()
     resume_from = latest_checkpoint(ckpt_dir)
-    if resume_from is not None:
+    if resume_from is not None:  # after setup: the optimizer's state lands on the parameters' device
         step = load_checkpoint(resume_from, module, optimizer)["step"]
         fabric.print(f"resuming from {resume_from} (step {step})")
 
@@ -142,7 +150,6 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: _lr_factor(s, config.warmup_steps, total), last_epoch=step - 1
     )
-    model, optimizer = fabric.setup(module, optimizer)
 
     log_file = out / "metrics.jsonl"
     progress = _progress(fabric.is_global_zero and config.progress)
@@ -195,6 +202,7 @@ def fit(
                 if step >= total:
                     break
     checksums = fabric.all_gather(_checksum(module)).reshape(fabric.world_size, -1).tolist()
+    module.cpu()  # returned where almkit's inference starts; generators move a model to their own device
     if fabric.is_global_zero:
         summary = {"steps": step, "last_loss": last_loss, "world_size": fabric.world_size, "rank_checksums": checksums}
         (out / "final.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -206,7 +214,7 @@ def fit(
 def _checksum(module: torch.nn.Module) -> torch.Tensor:
     """Three order-sensitive sums of the trainable weights: equal on every rank iff DDP kept them in sync."""
     flat = torch.cat([p.detach().flatten() for p in module.parameters() if p.requires_grad]).double()
-    position = torch.arange(1, flat.numel() + 1, dtype=torch.float64)
+    position = torch.arange(1, flat.numel() + 1, dtype=torch.float64, device=flat.device)
     return torch.stack([flat.sum(), flat.abs().sum(), (flat * position).sum()])
 
 

@@ -50,10 +50,13 @@ def strict_texts(answers: list[Answer | None], failures: list[tuple[str, str]]) 
 
 class TwoHeadsGenerator:
     """``caption(paths)`` and ``ask(paths, questions)`` (one string each, AudioError on a bad file), and
-    ``run`` (answers with their windows, plus the failures) for batch commands that keep going."""
+    ``run`` (answers with their windows, plus the failures) for batch commands that keep going. The LM runs
+    on ``device`` (see ``almkit.device``), in float32; the frozen ONNX encoder on the CPU."""
 
-    def __init__(self, model: TwoHeads, batch_size: int = 16):
-        self.model = model
+    def __init__(self, model: TwoHeads, batch_size: int = 16, device: str = "auto"):
+        from almkit.device import resolve_device
+
+        self.model = model.to(resolve_device(device))
         self.encoder = model.config.build_encoder()
         self.transcriber = model.config.build_transcriber()
         self.batch_size = batch_size

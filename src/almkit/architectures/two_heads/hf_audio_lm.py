@@ -16,8 +16,10 @@ import torch
 from almkit.architectures.two_heads.windows import Answer, collect, spans
 from almkit.errors import AudioError, ConfigError
 
-# model_type in config.json -> (model class, what the user turn holds besides the text)
+# model_type in config.json -> model class
 SUPPORTED = {"qwen2_audio": "Qwen2AudioForConditionalGeneration"}
+# --dtype -> the weights' type (auto: as saved in the folder; bfloat16 halves the memory of a 7B model on a GPU)
+DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def is_transformers_audio_lm(folder: Path) -> bool:
@@ -29,12 +31,18 @@ def is_transformers_audio_lm(folder: Path) -> bool:
 
 
 class TransformersAudioLM:
-    """A transformers audio-LM with almkit's generator interface. Decoding options as for Two Heads."""
+    """A transformers audio-LM with almkit's generator interface, on ``device`` (see ``almkit.device``) with
+    weights in ``dtype``. Decoding options as for Two Heads; greedy answers do not depend on the batch size in
+    float32 (in bfloat16 padding may flip near-ties)."""
 
-    def __init__(self, folder: str | Path, batch_size: int = 4):
+    def __init__(self, folder: str | Path, batch_size: int = 4, device: str = "auto", dtype: str = "auto"):
         import transformers
         from transformers import AutoProcessor
 
+        from almkit.device import resolve_device
+
+        if dtype not in DTYPES:
+            raise ConfigError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         folder = Path(folder)
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
         if model_type not in SUPPORTED:
@@ -45,7 +53,8 @@ class TransformersAudioLM:
             )
         self.folder = folder
         self.processor = AutoProcessor.from_pretrained(str(folder))
-        self.model = getattr(transformers, SUPPORTED[model_type]).from_pretrained(str(folder)).eval()
+        model_class = getattr(transformers, SUPPORTED[model_type])
+        self.model = model_class.from_pretrained(str(folder), dtype=DTYPES[dtype]).to(resolve_device(device)).eval()
         self.batch_size = batch_size
         fe = self.processor.feature_extractor
         self.sample_rate = int(fe.sampling_rate)
@@ -68,7 +77,8 @@ class TransformersAudioLM:
             sampling_rate=self.sample_rate,
             return_tensors="pt",
             padding=True,
-        )
+        ).to(self.model.device)
+        inputs["input_features"] = inputs["input_features"].to(self.model.dtype)
         if decoding.get("do_sample"):
             torch.manual_seed(seed)
         out = self.model.generate(**inputs, pad_token_id=self.pad_id, **decoding)

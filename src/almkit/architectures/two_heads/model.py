@@ -112,18 +112,20 @@ class TwoHeads(nn.Module):
         pre, post = self.prompt_ids(instruction, history, speech)
         ans = self.answer_ids(answer) if answer is not None else []
         embed = self.lm.get_input_embeddings()
-        audio = self.projector(frames.float())
-        text_after = torch.tensor(post + ans, dtype=torch.long)
-        embeds = torch.cat([embed(torch.tensor(pre, dtype=torch.long)), audio, embed(text_after)])
-        labels = torch.tensor([IGNORE] * (len(pre) + len(audio) + len(post)) + ans, dtype=torch.long)
+        device = embed.weight.device
+        audio = self.projector(frames.to(device, torch.float32))
+        ids = torch.tensor(pre + post + ans, dtype=torch.long, device=device)
+        embeds = torch.cat([embed(ids[: len(pre)]), audio, embed(ids[len(pre) :])])
+        labels = torch.tensor([IGNORE] * (len(pre) + len(audio) + len(post)) + ans, dtype=torch.long, device=device)
         return embeds, labels
 
     def collate(self, seqs: list[tuple[torch.Tensor, torch.Tensor]]):
         """Left-pad to one batch: embeds, attention mask, labels, position ids."""
         longest = max(len(e) for e, _ in seqs)
-        embeds = torch.zeros(len(seqs), longest, self.lm_dim)
-        mask = torch.zeros(len(seqs), longest, dtype=torch.long)
-        labels = torch.full((len(seqs), longest), IGNORE, dtype=torch.long)
+        device = seqs[0][0].device
+        embeds = torch.zeros(len(seqs), longest, self.lm_dim, device=device)
+        mask = torch.zeros(len(seqs), longest, dtype=torch.long, device=device)
+        labels = torch.full((len(seqs), longest), IGNORE, dtype=torch.long, device=device)
         for i, (e, lab) in enumerate(seqs):
             embeds[i, longest - len(e) :] = e
             mask[i, longest - len(e) :] = 1
