@@ -14,7 +14,10 @@ It shows how far a model trained directly for these labels and times gets on the
 numbers can be read against it. Held-out labels (never in training) can only be answered at chance here: the
 tagger has no output for them. Seeded; CPU.
 
-Usage: python benchmarks/bench_frame_probe.py [--scenes DIR] [--model FOLDER] [--epochs 15] [--cache FILE]
+``--encoder`` asks the same of another almkit audio encoder's frames (same hop), e.g. ``aisfx``.
+
+Usage: python benchmarks/bench_frame_probe.py [--scenes DIR] [--model FOLDER] [--encoder SPEC] [--epochs 15]
+[--cache FILE]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import platform
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,13 +86,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=Path, default=Path("build/default-model/suites/scenes"))
     ap.add_argument("--model", type=Path, default=None, help="a Two-Heads model folder (default: the shipped one)")
+    ap.add_argument("--encoder", help="another audio encoder's frames (default: the model's own encoder)")
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument(
-        "--cache", type=Path, default=Path("build/two-heads/frames.safetensors"), help="frames (the recipe's cache)"
-    )
+    ap.add_argument("--cache", type=Path, help="frames (default: the recipe's cache, or one per --encoder)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     config = TwoHeadsConfig.load((args.model or pretrained_path()) / "config.json")
+    if args.encoder:
+        config = replace(config, audio_encoder=args.encoder)
+    default_cache = f"build/frame-probe/{args.encoder}-frames" if args.encoder else "build/two-heads/frames"
+    args.cache = args.cache or Path(default_cache + ".safetensors")
     encoder = config.build_encoder()
     hop, window = encoder.policy.hop_s, encoder.policy.window_s
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
@@ -119,14 +126,18 @@ def main() -> None:
             if q.type == "presence":
                 seen = asked_label(q.question) in index
                 scored["presence, label heard in training" if seen else "presence, held-out label"].append(hit)
+                if seen:  # what the frames miss: sounds under other sounds?
+                    n = len({e.label for e in clip.events})
+                    scored[f"presence, training label, answer {q.answer}, scene of {n} labels"].append(hit)
     for kind in ("order", "overlap"):
         scored[f"{kind} (both labels heard in training)"] = scored.pop(kind)
     print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, 2 torch threads\n")
-    print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({args.model or 'default model'})")
+    source = f"{args.model or 'default model'} config" + (", --encoder" if args.encoder else "")
+    print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({source})")
     print(f"tagger: MLP on single frames, {len(index)} training labels, {len(x)} train frames, {args.epochs} epochs")
     print(f"test split: {len(test)} clips\n")
     print("| question type | frame tagger + rule | majority training answer | n |\n|---|---|---|---|")
-    for name, hits in scored.items():
+    for name, hits in sorted(scored.items(), key=lambda kv: (kv[0].count(","), kv[0] if "scene of" in kv[0] else "")):
         tagger_right, majority_right = np.mean(hits, axis=0)
         print(f"| {name} | {tagger_right:.3f} | {majority_right:.3f} | {len(hits)} |")
 
