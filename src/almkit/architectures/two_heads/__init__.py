@@ -37,7 +37,9 @@ def load_generator(name: str = "default", batch_size: int = 16, device: str = "a
     transformers audio-LM (Qwen2-Audio). ``device``: see ``almkit.device``; ``dtype``: the weights' type of a
     transformers audio-LM (``auto``: as saved); a Two-Heads model runs in float32."""
     from almkit.architectures.two_heads.hf_audio_lm import TransformersAudioLM, is_transformers_audio_lm
+    from almkit.device import resolve_device
 
+    device = str(resolve_device(device))  # a bad name fails before the model loads
     folder = pretrained_path() if name == "default" else Path(name)
     if is_transformers_audio_lm(folder):
         return TransformersAudioLM(folder, device=device, dtype=dtype)

@@ -43,6 +43,7 @@ class TransformersAudioLM:
 
         if dtype not in DTYPES:
             raise ConfigError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        target = resolve_device(device)  # before a load that can take minutes
         folder = Path(folder)
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
         if model_type not in SUPPORTED:
@@ -54,7 +55,7 @@ class TransformersAudioLM:
         self.folder = folder
         self.processor = AutoProcessor.from_pretrained(str(folder))
         model_class = getattr(transformers, SUPPORTED[model_type])
-        self.model = model_class.from_pretrained(str(folder), dtype=DTYPES[dtype]).to(resolve_device(device)).eval()
+        self.model = model_class.from_pretrained(str(folder), dtype=DTYPES[dtype]).to(target).eval()
         self.batch_size = batch_size
         fe = self.processor.feature_extractor
         self.sample_rate = int(fe.sampling_rate)
