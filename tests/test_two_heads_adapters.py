@@ -73,11 +73,13 @@ def test_qwen2_audio_answers_through_the_same_interface(tiny_qwen2_audio, tmp_pa
         generator.caption([wav, tmp_path / "missing.wav"], max_new_tokens=2)
 
 
-def test_qwen2_audio_dtypes(tiny_qwen2_audio):
+def test_qwen2_audio_rejects_an_unknown_dtype(tiny_qwen2_audio):
     with pytest.raises(ConfigError, match="int8"):
         load_generator(str(tiny_qwen2_audio), dtype="int8")
-    if not torch.cuda.is_available():
-        pytest.skip("bfloat16 generation is checked on a CUDA GPU (CI has none)")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bfloat16 generation is checked on a CUDA GPU (CI has none)")
+def test_qwen2_audio_in_bfloat16_on_a_gpu(tiny_qwen2_audio):
     generator = load_generator(str(tiny_qwen2_audio), device="cuda", dtype="bfloat16")
     assert generator.model.dtype == torch.bfloat16
     answers = generator.ask([str(FSDD / "3_theo_1.wav")] * 2, ["Is there speech?", "What is said?"], max_new_tokens=4)

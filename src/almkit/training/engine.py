@@ -115,10 +115,9 @@ def fit(
     strategy = config.strategy
     if strategy == "auto":
         strategy = "ddp" if config.devices > 1 else "auto"
-    if config.accelerator == "cuda":
-        from almkit.device import resolve_device
+    from almkit.device import resolve_device
 
-        resolve_device("cuda")  # a clear error on a machine without one
+    resolve_device(config.accelerator)  # "cuda" on a machine without a GPU: a ConfigError naming it
     fabric = L.Fabric(accelerator=config.accelerator, devices=config.devices, strategy=strategy)
     fabric.launch()
     out = Path(config.out_dir)
