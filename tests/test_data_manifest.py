@@ -82,7 +82,7 @@ def test_write_rebases_relative_paths(tmp_path):
     [
         ("{not json", "not valid JSON"),
         ('{"captions": ["x"]}', "'audio'"),
-        ('{"audio": "a.wav", "caption": "x"}', "unknown key"),
+        ('{"audio": "a.wav", "pitch": 60, "extra": {"pitch": 61}}', "both at the top level"),
         ('{"audio": "a.wav", "events": [{"label": "x", "onset": 2, "offset": 1}]}', "offset"),
         ('{"audio": "a.wav", "duration": -1}', "duration"),
         ('{"audio": "a.wav", "qa": [{"question": "q"}]}', "qa.answer"),
@@ -104,3 +104,30 @@ def test_errors_name_file_and_line(tmp_path, line, needle):
 def test_missing_manifest(tmp_path):
     with pytest.raises(ManifestError, match="not found"):
         list(read_manifest(tmp_path / "nope.jsonl"))
+
+
+def test_unknown_keys_kept_under_extra_with_one_warning(tmp_path):
+    m = _write(
+        tmp_path / "other.jsonl",
+        [
+            '{"audio": "a.wav", "label": "a", "pitch": 60, "caption": "x", "extra": {"kit": "k"}}',
+            '{"audio": "b.wav", "label": "b", "pitch": 62}',
+        ],
+    )
+    with pytest.warns(UserWarning) as record:
+        clips = list(read_manifest(m))
+    assert len(record) == 1  # one warning, naming the keys (and the likely typo)
+    message = str(record[0].message)
+    assert "'caption'" in message and "'pitch'" in message and "'captions'" in message
+    assert clips[0].extra == {"kit": "k", "pitch": 60, "caption": "x"}
+    assert clips[1].extra == {"pitch": 62}
+    write_manifest(tmp_path / "out.jsonl", clips)  # the kept keys round-trip under extra, without a warning
+    assert [c.extra for c in read_manifest(tmp_path / "out.jsonl")] == [c.extra for c in clips]
+
+
+def test_strict_refuses_unknown_keys(tmp_path):
+    m = _write(tmp_path / "other.jsonl", ['{"audio": "a.wav", "caption": "x"}'])
+    with pytest.raises(ManifestError) as info:
+        list(read_manifest(m, strict=True))
+    assert info.value.source == f"{m}:1"
+    assert "unknown key(s) ['caption']" in str(info.value) and "'captions'" in str(info.value)

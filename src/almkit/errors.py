@@ -44,3 +44,7 @@ class ConfigError(AlmkitError):
 
 class CheckpointError(AlmkitError):
     """A checkpoint does not match the model (missing or unexpected keys, wrong shapes)."""
+
+
+class DataError(AlmkitError):
+    """A data source (a container file, a bank table, an installed package's files) is missing or malformed."""

@@ -62,6 +62,25 @@ def build_scenes_cmd(
         typer.echo(f"  {name}: {path}")
 
 
+@data_app.command("build-bank")
+def build_bank_cmd(
+    out: Path = typer.Option(..., "--out", help="output folder (audio/, everyday.jsonl, build.json)"),
+    package: list[str] = typer.Option(None, "--package", help="only this package's table (repeatable)"),
+    workers: int = typer.Option(2, "--workers", min=1, help="processes"),
+    install: bool = typer.Option(True, "--install/--no-install", help="apt-get install the packages first"),
+) -> None:
+    """Build the everyday-sound bank from Debian game-data packages (installs them; see `data stats`)."""
+    from almkit.data.everyday import build_everyday
+
+    result = build_everyday(out, only=package or None, workers=workers, install=install, echo=typer.echo)
+    typer.echo(f"{result.clips} clips in {result.seconds:.1f} s -> {result.manifest}")
+    for address, reason in result.failures:
+        typer.echo(f"  failed: {address}: {reason}", err=True)
+    if result.failures:
+        typer.echo(f"{len(result.failures)} table rows failed (the rest was built)", err=True)
+        raise typer.Exit(1)
+
+
 @data_app.command("build-suites")
 def build_suites_cmd(
     out: Path = typer.Option(..., "--out", help="output folder"),
@@ -70,15 +89,27 @@ def build_suites_cmd(
     n_scenes: int = typer.Option(2000, "--n-scenes", min=1, help="scenes to build when --scenes is not given"),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(2, "--workers", min=1),
+    bank: Path | None = typer.Option(None, "--bank", help="an everyday-bank build (default: build it in OUT/everyday)"),
+    open_world: bool = typer.Option(True, "--open-world/--no-open-world", help="add the open-world suite"),
 ) -> None:
-    """Build the real-audio suites: drums, instruments, fsdd, scenes-test."""
+    """Build the real-audio suites: drums, instruments, fsdd, scenes-test and open-world (held-out packages)."""
     from almkit.data.suites import build_suites
 
     if fsdd is not None and not (fsdd / "recordings").is_dir():
         raise ConfigError("no recordings/ folder", source=fsdd, hint="give the FSDD folder that holds recordings/")
-    for name, path in build_suites(
-        out, fsdd=fsdd, scenes=scenes, seed=seed, n_scenes=n_scenes, workers=workers
-    ).items():
+    if bank is not None and not (bank / "everyday.jsonl").is_file():
+        raise ConfigError("no everyday.jsonl", source=bank, hint="give a folder written by `almkit data build-bank`")
+    if open_world and bank is None:
+        from almkit.data.everyday import build_everyday
+
+        built = build_everyday(out / "everyday", workers=workers, echo=typer.echo)
+        for address, reason in built.failures:
+            typer.echo(f"  bank row failed: {address}: {reason}", err=True)
+        bank = built.out
+    paths = build_suites(
+        out, fsdd=fsdd, scenes=scenes, seed=seed, n_scenes=n_scenes, workers=workers, bank=bank if open_world else None
+    )
+    for name, path in paths.items():
         typer.echo(f"{name}: {path}")
 
 
@@ -116,17 +147,21 @@ def list_cmd(
 def stats_cmd(
     manifest: Path = typer.Argument(..., help="a .jsonl manifest"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
+    strict: bool = typer.Option(False, "--strict", help="refuse keys that are not in the manifest schema"),
 ) -> None:
     """Clips, hours, label balance, caption vocabulary and diversity, QA answer balance, licences."""
     from almkit.data.stats import manifest_stats
 
-    st = manifest_stats(manifest)
+    st = manifest_stats(manifest, strict=strict)
     if fmt == "json":
         typer.echo(json.dumps(st))
         return
     typer.echo(f"{st['manifest']}: {st['clips']} clips, {st['hours']:.3f} h, splits {st['splits']}")
     labels = st["label_counts"]
-    typer.echo(f"labels: {len(labels)} (balance min/max {st['label_balance']}); top: {dict(list(labels.items())[:10])}")
+    five = sum(k >= 5 for k in labels.values())
+    typer.echo(f"labels: {len(labels)}, {five} with >= 5 clips (balance min/max {st['label_balance']})")
+    if labels:
+        typer.echo("label distribution: " + ", ".join(f"{label} {k}" for label, k in labels.items()))
     typer.echo(
         f"captions: {st['captions']}, vocabulary {st['caption_vocabulary']} words, "
         f"distinct ratio {st['distinct_caption_ratio']}"

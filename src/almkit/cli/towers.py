@@ -200,6 +200,7 @@ def train(
     devices: Annotated[int, typer.Option(min=1, help="Processes (DDP: gloo on CPU, NCCL on GPUs).")] = 1,
     seed: int = 0,
     checkpoint_every: Annotated[int, typer.Option(min=0)] = 0,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse manifest keys outside the schema.")] = False,
 ) -> None:
     """Train a Two-Towers model contrastively from a manifest (resumes from OUT if it holds checkpoints)."""
     from almkit.architectures.two_towers import TwoTowersConfig
@@ -232,7 +233,7 @@ def train(
         progress=sys.stderr.isatty(),
     )
     _, result, failures = train_two_towers(
-        manifest, config, model_config=None if init else model_config, init=init, split=split
+        manifest, config, model_config=None if init else model_config, init=init, split=split, strict=strict
     )
     if result.is_global_zero:
         typer.echo(f"trained {result.steps} steps, final loss {result.last_loss:.4f}; model in {out / 'model'}")

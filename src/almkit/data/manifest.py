@@ -24,7 +24,11 @@ version 1, and a line with a newer version is refused with a hint to upgrade alm
     split     str     e.g. train / validation / test
     source    str     where the clip comes from (dataset, kit, voice...)
     license   str     licence of the audio
-    extra     {}      anything else (dataset-specific metadata); unknown top-level keys are errors
+    extra     {}      anything else (dataset-specific metadata)
+
+A line with top-level keys almkit does not know (manifests exported by other tools carry pitch, source ids,
+...) is read with those keys moved under ``extra``, and :func:`read_manifest` warns once per new key, naming
+it; ``strict=True`` refuses such a line instead.
 
 The minimal lines ``{"audio": "a.wav", "captions": ["a dog barks"]}`` and
 ``{"audio": "a.wav", "label": "dog"}`` are complete manifests.
@@ -32,9 +36,11 @@ The minimal lines ``{"audio": "a.wav", "captions": ["a dog barks"]}`` and
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,13 +228,16 @@ class Clip:
         return list(self.labels) if self.labels else ([self.label] if self.label else [])
 
     @classmethod
-    def from_dict(cls, d: dict, root: str | Path | None = None) -> Clip:
-        """Validate one manifest object; raises ``ValueError`` naming the bad field."""
+    def from_dict(cls, d: dict, root: str | Path | None = None, strict: bool = True) -> Clip:
+        """Validate one manifest object; raises ``ValueError`` naming the bad field.
+
+        Unknown top-level keys are an error when ``strict``; otherwise they are kept under ``extra``.
+        """
         if not isinstance(d, dict):
             raise ValueError(f"a manifest line must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - _CLIP_KEYS
-        if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)}; put custom fields under 'extra'")
+        unknown = sorted(set(d) - _CLIP_KEYS)
+        if unknown and strict:
+            raise ValueError(f"unknown key(s) {unknown}{_did_you_mean(unknown)}; put custom fields under 'extra'")
         version = d.get("schema", SCHEMA_VERSION)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ValueError(f"'schema' must be a positive integer, got {version!r}")
@@ -240,6 +249,11 @@ class Clip:
         extra = d.get("extra") or {}
         if not isinstance(extra, dict):
             raise ValueError("'extra' must be an object")
+        if unknown:
+            clash = [k for k in unknown if k in extra]
+            if clash:
+                raise ValueError(f"key(s) {clash} appear both at the top level and under 'extra'")
+            extra = {**extra, **{k: d[k] for k in unknown}}
         duration = d.get("duration")
         return cls(
             audio=_str(d.get("audio"), "audio"),
@@ -281,16 +295,24 @@ class Clip:
         return d
 
 
-def read_manifest(path: str | Path) -> Iterator[Clip]:
+def _did_you_mean(keys: Iterable[str]) -> str:
+    close = {k: difflib.get_close_matches(k, sorted(_CLIP_KEYS), n=1) for k in keys}
+    hints = [f"{k!r} -> {m[0]!r}" for k, m in close.items() if m]
+    return f" (did you mean {', '.join(hints)}?)" if hints else ""
+
+
+def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
     """Stream the clips of a JSONL manifest, validating each line as it is read.
 
     Blank lines are skipped. A malformed line raises :class:`ManifestError` with ``source="file:line"``.
-    Relative ``audio`` paths resolve against the manifest's folder (``Clip.audio_path``).
+    Relative ``audio`` paths resolve against the manifest's folder (``Clip.audio_path``). Top-level keys
+    almkit does not know are kept under ``Clip.extra`` with one warning per new key (``strict``: an error).
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError("manifest not found", source=path, hint="give the path of a .jsonl manifest")
     root = path.parent.absolute()
+    warned: set[str] = set()
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -304,11 +326,21 @@ def read_manifest(path: str | Path) -> Iterator[Clip]:
                     hint="each line must be one JSON object",
                 ) from None
             try:
-                yield Clip.from_dict(obj, root=root)
+                clip = Clip.from_dict(obj, root=root, strict=strict)
             except ValueError as err:
-                raise ManifestError(
-                    str(err), source=f"{path}:{lineno}", hint="see almkit.data.manifest for the schema"
-                ) from None
+                hint = "see almkit.data.manifest for the schema"
+                if strict and str(err).startswith("unknown key"):
+                    hint = "move those fields under 'extra', or read without --strict to keep them there"
+                raise ManifestError(str(err), source=f"{path}:{lineno}", hint=hint) from None
+            new = sorted(set(obj) - _CLIP_KEYS - warned)
+            if new:
+                warned.update(new)
+                warnings.warn(
+                    f"{path}:{lineno}: key(s) {new} are not part of the almkit manifest schema; kept under "
+                    f"'extra'{_did_you_mean(new)} (--strict refuses them)",
+                    stacklevel=2,
+                )
+            yield clip
 
 
 def _rebase(audio: str, old_root: Path | None, new_root: Path) -> str:

@@ -7,22 +7,28 @@
   in every split and a linear probe can be trained and tested.
 - ``fsdd``: spoken digits (label ``seven``), speaker in ``extra``, official split (takes 0-4 are test).
 - ``scenes-test``: the test split of a scene build (held-out kits, voices, speakers, instruments).
+- ``open-world``: the clips of the everyday-sound bank (:mod:`almkit.data.everyday`) whose packages are held
+  out of every training set: ``validation`` (for choosing models) and ``test`` (for reporting) are different
+  packages. Captions are the tables' per-clip captions; each clip gets two presence questions, one about its
+  own sound ("yes") and one about a sound of another group, drawn from the whole vocabulary ("no").
 
 Audio of the bank-derived suites is written as 16 kHz mono 16-bit FLAC beside each manifest.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from almkit.data.manifest import Clip, read_manifest, write_manifest
+from almkit.data.manifest import QA, Clip, read_manifest, write_manifest
 from almkit.data.scenes.bank import Bank, build_bank
 from almkit.data.scenes.render import SAMPLE_RATE
 
-SUITES = ("drums", "instruments", "fsdd", "scenes-test")
+SUITES = ("drums", "instruments", "fsdd", "scenes-test", "open-world")
 
 
 def _write_bank_suite(bank: Bank, kind: str, out: Path, make) -> Path:
@@ -80,6 +86,25 @@ def _instrument_clip(i, s, rel, folder):
     )
 
 
+def open_world_clips(bank_manifest: str | Path, seed: int = 0) -> Iterator[Clip]:
+    """The held-out clips of an everyday-bank build, each with a "yes" and a "no" presence question."""
+    from almkit.data.everyday import vocabulary
+    from almkit.data.scenes.language import presence_question
+
+    terms = vocabulary()
+    for clip in read_manifest(bank_manifest):
+        if clip.split not in ("validation", "test"):
+            continue
+        group = terms[clip.label].group
+        others = sorted(t.label for t in terms.values() if t.group != group)
+        absent = random.Random(f"{seed}:{clip.id}").choice(others)
+        clip.qa = [
+            QA(presence_question(clip.label), "yes", "presence"),
+            QA(presence_question(absent), "no", "presence"),
+        ]
+        yield clip
+
+
 def build_suites(
     out: str | Path,
     fsdd: str | Path | None = None,
@@ -89,11 +114,14 @@ def build_suites(
     workers: int = 2,
     progress: bool = True,
     cache: Path | None = None,
+    bank: str | Path | None = None,
 ) -> dict[str, Path]:
     """Build the suites under ``out``; returns suite name -> manifest path.
 
     ``fsdd`` is the FSDD folder (the fsdd suite is skipped without it); ``scenes-test`` copies the test split of
-    the scene build in ``scenes`` or, when not given, builds ``n_scenes`` scenes with ``seed`` in ``out/scenes``.
+    the scene build in ``scenes`` or, when not given, builds ``n_scenes`` scenes with ``seed`` in ``out/scenes``;
+    ``open-world`` needs an everyday-bank build folder ``bank`` (``almkit data build-bank``) and is skipped
+    without it.
     """
     out = Path(out).absolute()
     bank = build_bank(fsdd, cache=cache, workers=workers, progress=progress)
@@ -115,6 +143,9 @@ def build_suites(
     test = Path(scenes) / "test.jsonl"
     paths["scenes-test"] = out / "scenes-test.jsonl"
     write_manifest(paths["scenes-test"], read_manifest(test))
+    if bank is not None:
+        paths["open-world"] = out / "open-world" / "open-world.jsonl"
+        write_manifest(paths["open-world"], open_world_clips(Path(bank) / "everyday.jsonl", seed))
     return paths
 
 
