@@ -107,7 +107,13 @@ def build_suites_cmd(
             typer.echo(f"  bank row failed: {address}: {reason}", err=True)
         bank = built.out
     paths = build_suites(
-        out, fsdd=fsdd, scenes=scenes, seed=seed, n_scenes=n_scenes, workers=workers, bank=bank if open_world else None
+        out,
+        fsdd=fsdd,
+        scenes=scenes,
+        seed=seed,
+        n_scenes=n_scenes,
+        workers=workers,
+        everyday=bank if open_world else None,
     )
     for name, path in paths.items():
         typer.echo(f"{name}: {path}")

@@ -114,13 +114,13 @@ def build_suites(
     workers: int = 2,
     progress: bool = True,
     cache: Path | None = None,
-    bank: str | Path | None = None,
+    everyday: str | Path | None = None,
 ) -> dict[str, Path]:
     """Build the suites under ``out``; returns suite name -> manifest path.
 
     ``fsdd`` is the FSDD folder (the fsdd suite is skipped without it); ``scenes-test`` copies the test split of
     the scene build in ``scenes`` or, when not given, builds ``n_scenes`` scenes with ``seed`` in ``out/scenes``;
-    ``open-world`` needs an everyday-bank build folder ``bank`` (``almkit data build-bank``) and is skipped
+    ``open-world`` needs an everyday-bank build folder ``everyday`` (``almkit data build-bank``) and is skipped
     without it.
     """
     out = Path(out).absolute()
@@ -143,9 +143,9 @@ def build_suites(
     test = Path(scenes) / "test.jsonl"
     paths["scenes-test"] = out / "scenes-test.jsonl"
     write_manifest(paths["scenes-test"], read_manifest(test))
-    if bank is not None:
+    if everyday is not None:
         paths["open-world"] = out / "open-world" / "open-world.jsonl"
-        write_manifest(paths["open-world"], open_world_clips(Path(bank) / "everyday.jsonl", seed))
+        write_manifest(paths["open-world"], open_world_clips(Path(everyday) / "everyday.jsonl", seed))
     return paths
 
 

@@ -1,7 +1,8 @@
 """Build the everyday-sound bank: install the packages, take every table row out, write 16 kHz FLAC + a manifest.
 
 Each kept file becomes one clip, or, when longer than ``PIECE_S``, up to ``MAX_PIECES`` clips spread evenly
-over it (ambience loops run for minutes; their captions are written to hold for any stretch of them). Clips
+over it (ambience loops run for minutes; their captions are written to hold for any stretch of them), leaving
+out pieces 30 dB below the loudest one. Clips
 keep their level (loudness questions need it), their package, address and licence, and get the split of
 their package (:data:`PACKAGE_SPLIT`): whole packages are held out, so validation and test clips come from
 recordings, recordists and games never heard in training.
@@ -73,13 +74,16 @@ def install_packages(names: list[str], echo=print) -> None:
 
 
 def _pieces(wave: np.ndarray) -> list[tuple[float, np.ndarray]]:
-    """(start seconds, samples) of the clips cut from one file."""
+    """(start seconds, samples) of the clips cut from one file; pieces of a long file that are 30 dB or more
+    below its loudest piece (a fading tail, a pause between calls) are left out."""
     piece = int(PIECE_S * SAMPLE_RATE)
     if len(wave) <= piece:
         return [(0.0, wave)]
     k = min(MAX_PIECES, len(wave) // piece)
     starts = np.linspace(0, len(wave) - piece, k).round().astype(int) if k > 1 else [0]
-    return [(s / SAMPLE_RATE, wave[s : s + piece]) for s in starts]
+    pieces = [(s / SAMPLE_RATE, wave[s : s + piece]) for s in starts]
+    rms = [float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) for _, x in pieces]
+    return [p for p, r in zip(pieces, rms, strict=True) if r >= max(rms) / 10 ** (30 / 20)]
 
 
 def _job(args: tuple[int, Row, str]) -> tuple[int, list[dict] | str, str]:

@@ -1,7 +1,8 @@
 """Game data keeps its sounds inside containers; these readers take them out without unpacking to disk.
 
 A bank table names a sound by an address: a plain file path, or ``CONTAINER::ENTRY`` for an entry of an
-OpenTTD sound catalogue (``.cat``, :mod:`.cat`), a Qt resource file (``.rcc``, :mod:`.rcc`) or a zip archive.
+OpenTTD sound catalogue (``.cat``, :mod:`.cat`), a Qt resource file (``.rcc``, :mod:`.rcc`), an OpenClonk group
+(``.ocg``/``.ocd``/``.ocf``/``.c4g``, :mod:`.c4group`) or a zip archive (``.zip``, and Warzone 2100's ``.wz``).
 :func:`read_bytes` returns the entry's bytes (an audio file that ``soundfile`` decodes) and
 :func:`list_entries` what a container holds. Each container's index is parsed once per process.
 """
@@ -12,12 +13,15 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-from almkit.data.everyday.containers import cat, rcc
+from almkit.data.everyday.containers import c4group, cat, rcc
 from almkit.errors import DataError
 
 __all__ = ["SEPARATOR", "split_address", "read_bytes", "list_entries"]
 
 SEPARATOR = "::"
+ZIP_SUFFIXES = (".zip", ".wz")
+READERS = {".cat": cat, ".rcc": rcc, **dict.fromkeys((".ocg", ".ocd", ".ocf", ".c4g"), c4group)}
+KNOWN = "almkit reads .cat, .rcc, .ocg/.ocd, .zip and .wz"
 
 
 def split_address(address: str) -> tuple[Path, str | None]:
@@ -40,13 +44,11 @@ def list_entries(path: str | Path) -> list[str]:
     if not path.is_file():
         raise DataError("container not found", source=path, hint="install the Debian package that holds it")
     suffix = path.suffix.lower()
-    if suffix == ".cat":
-        return cat.list_entries(path)
-    if suffix == ".rcc":
-        return rcc.list_entries(path)
-    if suffix == ".zip":
+    if suffix in READERS:
+        return READERS[suffix].list_entries(path)
+    if suffix in ZIP_SUFFIXES:
         return [n for n in _zip(path).namelist() if not n.endswith("/")]
-    raise DataError(f"unknown container type {suffix!r}", source=path, hint="almkit reads .cat, .rcc and .zip")
+    raise DataError(f"unknown container type {suffix!r}", source=path, hint=KNOWN)
 
 
 def read_bytes(address: str) -> bytes:
@@ -57,13 +59,11 @@ def read_bytes(address: str) -> bytes:
     if entry is None:
         return path.read_bytes()
     suffix = path.suffix.lower()
-    if suffix == ".cat":
-        return cat.read_entry(path, entry)
-    if suffix == ".rcc":
-        return rcc.read_entry(path, entry)
-    if suffix == ".zip":
+    if suffix in READERS:
+        return READERS[suffix].read_entry(path, entry)
+    if suffix in ZIP_SUFFIXES:
         try:
             return _zip(path).read(entry)
         except KeyError:
             raise DataError(f"no entry {entry!r} in the archive", source=path, hint="check the bank table") from None
-    raise DataError(f"unknown container type {suffix!r}", source=path, hint="almkit reads .cat, .rcc and .zip")
+    raise DataError(f"unknown container type {suffix!r}", source=path, hint=KNOWN)
