@@ -26,12 +26,12 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from almkit.data.everyday.containers.base import EntryMissing, parsed_once
 from almkit.errors import DataError
 
-__all__ = ["C4GroupEntryMissing", "list_entries", "read_entry", "unscramble_header"]
+__all__ = ["list_entries", "read_entry", "unscramble_header"]
 
 MAGIC = b"\x1e\x8c"
 GROUP_ID = b"RedWolf Design GrpFolder"
@@ -40,13 +40,6 @@ ENTRY_SIZE = 316
 _XOR = 0xED
 _MAX_DEPTH = 32  # OpenClonk's own groups nest 5 deep; guards against a group that contains itself
 _HINT = "reinstall the package that holds it"
-
-
-class C4GroupEntryMissing(DataError, KeyError):
-    """The requested entry is not in the group (a :class:`KeyError` too, as for a missing dict key)."""
-
-    def __str__(self) -> str:  # KeyError.__str__ would repr() the message
-        return Exception.__str__(self)
 
 
 @dataclass(frozen=True)
@@ -127,21 +120,9 @@ def _walk(data: bytes, base: int, end: int, prefix: str, depth: int, path: Path,
             files.setdefault(full, _File(start, size))
 
 
-def _index(path: Path) -> tuple[bytes, dict[str, _File]]:
-    try:
-        stat = path.stat()
-    except OSError as e:
-        raise DataError(f"cannot read C4Group file: {e.strerror or e}", source=path) from e
-    return _parse(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=2)
-def _parse(path: Path, _mtime_ns: int, _size: int) -> tuple[bytes, dict[str, _File]]:
+@parsed_once("C4Group file", maxsize=2)
+def _index(path: Path, raw: bytes) -> tuple[bytes, dict[str, _File]]:
     """The decompressed group and its files by full path; parsed once per file version."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read C4Group file: {e.strerror or e}", source=path) from e
     data = _inflate(raw, path)
     files: dict[str, _File] = {}
     _walk(data, 0, len(data), "", 0, path, files)
@@ -159,7 +140,5 @@ def read_entry(path: Path, name: str) -> bytes:
     data, files = _index(path)
     entry = files.get(name.strip("/"))
     if entry is None:
-        raise C4GroupEntryMissing(
-            f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table"
-        )
+        raise EntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
     return data[entry.start : entry.start + entry.size]

@@ -22,21 +22,14 @@ import io
 import struct
 import wave
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from almkit.data.everyday.containers.base import EntryMissing, parsed_once
 from almkit.errors import DataError
 
 _NEW_FORMAT_BIT = 0x8000_0000
 _OLD_RATE = 11025
 _RAW_PCM_NAME = "Corrupt sound"
-
-
-class CatEntryMissing(DataError, KeyError):
-    """The requested entry is not in the catalogue (a :class:`KeyError` too, as for a missing dict key)."""
-
-    def __str__(self) -> str:  # KeyError.__str__ would repr() the message
-        return Exception.__str__(self)
 
 
 @dataclass(frozen=True)
@@ -54,21 +47,8 @@ def _decode(raw: bytes) -> str:
         return text.decode("latin-1")
 
 
-def _index(path: Path) -> tuple[bytes, list[_Entry], bool]:
-    """The catalogue's bytes, its entries and whether it is in the new format; parsed once per file version."""
-    try:
-        stat = path.stat()
-    except OSError as e:
-        raise DataError(f"cannot read sound catalogue: {e.strerror or e}", source=path) from e
-    return _parse(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=4)
-def _parse(path: Path, _mtime_ns: int, _size: int) -> tuple[bytes, list[_Entry], bool]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read sound catalogue: {e.strerror or e}", source=path) from e
+@parsed_once("sound catalogue", maxsize=4)
+def _index(path: Path, data: bytes) -> tuple[bytes, list[_Entry], bool]:
     if len(data) < 8:
         raise DataError(f"truncated sound catalogue ({len(data)} bytes, no header)", source=path)
     first = struct.unpack_from("<I", data, 0)[0]
@@ -132,7 +112,7 @@ def read_entry(path: Path, name: str) -> bytes:
     data, entries, new_format = _index(path)
     entry = next((e for e in entries if e.name == name), None)
     if entry is None:
-        raise CatEntryMissing(
+        raise EntryMissing(
             f"no entry named {name!r} ({len(entries)} entries)", source=path, hint="check the bank table"
         )
     blob = data[entry.start : entry.start + entry.size]

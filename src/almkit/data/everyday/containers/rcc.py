@@ -25,24 +25,17 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from almkit.data.everyday.containers.base import EntryMissing, parsed_once
 from almkit.errors import DataError
 
-__all__ = ["RccEntryMissing", "list_entries", "read_entry"]
+__all__ = ["list_entries", "read_entry"]
 
 _MAGIC = b"qres"
 _COMPRESSED = 0x01
 _DIRECTORY = 0x02
 _COMPRESSED_ZSTD = 0x04
-
-
-class RccEntryMissing(DataError, KeyError):
-    """The requested entry is not in the resource file (a :class:`KeyError` too, as for a missing dict key)."""
-
-    def __str__(self) -> str:  # KeyError.__str__ would repr() the message
-        return Exception.__str__(self)
 
 
 @dataclass(frozen=True)
@@ -80,21 +73,9 @@ class _Reader:
         return self.data[offset : offset + size]
 
 
-def _index(path: Path) -> tuple[bytes, dict[str, _File]]:
-    try:
-        stat = path.stat()
-    except OSError as e:
-        raise DataError(f"cannot read Qt resource file: {e.strerror or e}", source=path) from e
-    return _parse(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=4)
-def _parse(path: Path, _mtime_ns: int, _size: int) -> tuple[bytes, dict[str, _File]]:
+@parsed_once("Qt resource file", maxsize=4)
+def _index(path: Path, data: bytes) -> tuple[bytes, dict[str, _File]]:
     """The file's bytes and its files by full path; parsed once per file version."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read Qt resource file: {e.strerror or e}", source=path) from e
     if data[:4] != _MAGIC:
         raise DataError(
             f"not a Qt resource file (starts with {data[:4]!r}, expected {_MAGIC!r})",
@@ -151,7 +132,7 @@ def read_entry(path: Path, name: str) -> bytes:
     data, files = _index(path)
     entry = files.get(name.lstrip("/"))
     if entry is None:
-        raise RccEntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
+        raise EntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
     r = _Reader(data, path)
     (size,) = r.unpack(">I", entry.data_offset, f"size of {name!r}")
     blob = r.slice(entry.data_offset + 4, size, f"data of {name!r}")
