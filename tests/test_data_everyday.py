@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import zipfile
 from collections import Counter
 
@@ -19,17 +20,32 @@ from almkit.errors import DataError
 from shared_data import ONTOLOGY
 
 
-def test_tables_meet_the_bank_targets():
+def test_tables_cover_every_group_and_hold_out_whole_packages():
     rows = [r for p in packages() for r in read_table(p)]  # every label in the vocabulary, with its AudioSet id
-    labels = Counter(r.label for r in rows)
-    assert len(rows) >= 1500
-    assert sum(k >= 5 for k in labels.values()) >= 80
+    assert len(rows) >= 1300
     groups = Counter(r.group for r in rows)
-    assert all(groups[g] >= 5 for g in GROUPS if g != "musical instruments"), groups
+    assert all(groups[g] >= 20 for g in GROUPS), groups
     held_out = {p: {r.label for r in rows if r.package == p} for p in PACKAGE_SPLIT}
     trained = {r.label for r in rows if r.package not in PACKAGE_SPLIT}
     for package, held in held_out.items():  # most held-out labels are also learnable from the training packages
-        assert len(held & trained) >= 0.5 * len(held), package
+        assert len(held & trained) >= 0.8 * len(held), package
+
+
+def _installed(package: str) -> bool:
+    return subprocess.run(["dpkg", "-s", package], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not all(map(_installed, packages())), reason="the bank's Debian packages are installed by `almkit data build-bank`"
+)
+def test_the_built_bank_meets_its_targets(tmp_path):
+    built = build_everyday(tmp_path, install=False, progress=False, echo=print)
+    clips = list(read_manifest(built.manifest))
+    labels = Counter(c.label for c in clips)
+    assert not built.failures
+    assert len(clips) >= 1500 and sum(k >= 5 for k in labels.values()) >= 80
+    assert {c.split for c in clips} == {"train", "validation", "test"}
 
 
 @pytest.mark.skipif(not ONTOLOGY.is_file(), reason="the AudioSet ontology is in ../shared/data on these machines")

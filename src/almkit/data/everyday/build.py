@@ -33,7 +33,7 @@ __all__ = ["PACKAGE_SPLIT", "SAMPLE_RATE", "BankBuild", "build_everyday", "insta
 
 SAMPLE_RATE = 16_000
 PIECE_S = 10.0
-MAX_PIECES = 3
+MAX_PIECES = 4
 MIN_S = 0.3
 SILENT_PEAK = 1e-3
 #: Held-out packages. Everything else trains. Test: scorched3d's animals, weather, vehicles and sirens and
