@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -145,7 +146,10 @@ def main() -> None:
 
     clips = [c for c in read_manifest(args.suites / "open-world" / "open-world.jsonl") if c.split == args.split]
     packages = sorted({c.extra["package"] for c in clips})
-    print(f"# bench_open_world: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {platform.processor()}")
+    print(
+        f"# bench_open_world  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads"
+    )
     print(f"open-world {args.split} split: {len(clips)} clips from {', '.join(packages)} (held out: {PACKAGE_SPLIT})")
     default = load_model(args.model)
     bridge = create_model(TwoTowersConfig())  # the ConSE prior alone: zero-initialised correction

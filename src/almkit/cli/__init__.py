@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from almkit.cli import assets, data, evaluate, heads, score, towers
+from almkit.cli import assets, data, evaluate, heads, score, speech, towers
 from almkit.errors import AlmkitError
 
 app = typer.Typer(
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (assets, towers, data, evaluate, score, heads):
+for _module in (assets, towers, data, evaluate, score, heads, speech):
     _module.register(app)
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from almkit.errors import ConfigError
 
+#: ``transcriber`` values: Whisper base / tiny.en (open vocabulary, English), PocketSphinx (``phrases``), none.
+TRANSCRIBERS = ("whisper", "whisper-tiny.en", "pocketsphinx", "none")
+
 
 @dataclass
 class TwoHeadsConfig:
@@ -28,8 +31,8 @@ class TwoHeadsConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
-    transcriber: str = "none"  # or "pocketsphinx": the window's transcript goes into the prompt (LTU-AS style)
-    phrases: tuple[str, ...] = ()  # the transcriber's closed vocabulary; empty means open vocabulary
+    transcriber: str = "whisper"  # the window's transcript goes into the prompt (LTU-AS style); see TRANSCRIBERS
+    phrases: tuple[str, ...] = ()  # PocketSphinx's closed vocabulary (empty: open); Whisper keeps it as metadata
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
 
@@ -38,8 +41,8 @@ class TwoHeadsConfig:
             raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
         if self.score_prior and (self.projector != "mlp" or self.audio_encoder != "yamnet+scores"):
             raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
-        if self.transcriber not in ("none", "pocketsphinx"):
-            raise ConfigError(f"transcriber={self.transcriber!r} must be 'none' or 'pocketsphinx'")
+        if self.transcriber not in TRANSCRIBERS:
+            raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:
             raise ConfigError("lora_r >= 0, hidden_dim >= 1, n_queries >= 1 and window_s > 0 are required")
         if self.frame_hop_s is not None and self.frame_hop_s <= 0:
@@ -57,11 +60,16 @@ class TwoHeadsConfig:
         return encoder
 
     def build_transcriber(self):
-        """The speech transcriber whose text goes into the prompt, or None."""
+        """The speech transcriber whose text goes into the prompt, or None. Whisper's text comes in the form
+        PocketSphinx gives (``normalize_phrase``: lower-case words, digits spelt out), so a model trained on
+        PocketSphinx transcripts reads the same kind of text."""
         if self.transcriber == "none":
             return None
-        from almkit.encoders.speech import Transcriber
+        from almkit.encoders.speech import Transcriber, WhisperTranscriber
 
+        if self.transcriber.startswith("whisper"):
+            model = self.transcriber.removeprefix("whisper").removeprefix("-") or "base"
+            return WhisperTranscriber(model, language="en", normalize=True)
         return Transcriber(self.phrases)
 
     def save(self, path: Path) -> None:

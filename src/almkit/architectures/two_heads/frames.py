@@ -3,8 +3,9 @@ and the speech transcripts.
 
 Both are deterministic, so each file's ``[n_frames, D]`` sequence (or transcript) is computed once and read
 back from one safetensors (or JSON) file. Entries are keyed by the encoder spec (or the transcriber's
-vocabulary), the asset format, the frame hop and the file's path, size and modification time, so a changed
-file or encoder is never served a stale entry.
+``cache_key``: which recognizer, model and settings, or PocketSphinx's vocabulary), the asset format, the frame
+hop and the file's path, size and modification time, so a changed file, encoder or transcriber is never served
+a stale entry.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def cached_transcripts(
     from almkit.errors import AudioError
 
     cache = json.loads(cache_file.read_text()) if cache_file is not None and cache_file.is_file() else {}
-    keys = _file_keys(paths, "transcript", transcriber.phrases)
+    keys = _file_keys(paths, "transcript", transcriber.cache_key)
     todo = [p for p, k in keys.items() if k not in cache]
     failures: list[tuple[str, str]] = []
     for p in track(todo, description="transcribing", disable=len(todo) <= 20, transient=True):

@@ -1,0 +1,99 @@
+"""Speech command: ``almkit transcribe`` (Whisper, offline)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from almkit.cli.towers import FORMAT, Format, _short_names, _table, report_failures
+from almkit.errors import AudioError, ConfigError
+
+
+def transcribe(
+    audio: Annotated[list[str], typer.Argument(help="Audio files or folders.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Whisper 'base' (multilingual) or 'tiny.en' (English, faster).")
+    ] = "base",
+    language: Annotated[
+        str, typer.Option("--language", help="Language code of the speech (e.g. en, fr), or 'auto' to detect it.")
+    ] = "en",
+    beam_size: Annotated[int, typer.Option("--beam-size", min=1, help="Beam width (1: greedy).")] = 5,
+    fmt: FORMAT = Format.table,
+) -> None:
+    """What is said in each audio file, with segment and word times (Whisper via faster-whisper, CPU, offline).
+
+    Files of any length are transcribed whole. Audio without speech gives an empty text (voice activity
+    detection first, no invented words). Run `almkit assets pull` once to fetch the weights.
+    """
+    from almkit.audio.io import load_audio
+    from almkit.encoders.speech import WHISPER_MODELS, WhisperTranscriber
+    from almkit.errors import AlmkitError
+    from almkit.tasks.inputs import expand_audio_inputs
+
+    if model not in WHISPER_MODELS:
+        raise ConfigError(
+            f"--model {model!r} is not a Whisper model", hint=f"use --model {' or '.join(WHISPER_MODELS)}"
+        )
+    missing = next((a for a in audio if not Path(a).exists()), None)
+    if missing is not None:
+        raise AudioError("no such file or folder", source=missing, hint="check the path")
+    paths = expand_audio_inputs(audio)
+    if not paths:
+        raise AudioError("no audio files (.wav .flac .ogg .oga .mp3 .opus) in it", source=" ".join(audio))
+    transcriber = WhisperTranscriber(model, language=None if language == "auto" else language, beam_size=beam_size)
+    failures: list[tuple[str, str]] = []
+    done: list[tuple[str, dict]] = []
+    with _progress(len(paths)) as advance:
+        for path in paths:
+            try:
+                result = transcriber.transcribe(load_audio(path, transcriber.sample_rate))
+            except AlmkitError as err:
+                failures.append((path, err.what))
+                continue
+            finally:
+                advance()
+            if fmt == Format.json:  # one line per file as soon as it is done
+                row = {"audio": path, "text": result["text"], "language": result["language"]}
+                print(json.dumps({**row, "duration": round(result["duration"], 3), "segments": result["segments"]}))
+            else:
+                done.append((path, result))
+    if done:
+        root, names = _short_names([p for p, _ in done])
+        rows = [
+            [name, r["language"] or "-", f"{r['duration']:.1f}", r["text"] or "(no speech)"]
+            for name, (_, r) in zip(names, done, strict=True)
+        ]
+        _table(f"transcripts, Whisper {model} ({root})", ["audio", "language", "seconds", "text"], rows)
+    report_failures(failures)
+
+
+class _progress:
+    """A transient progress bar on stderr when it is a terminal and there is more than one file."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if self.total > 1 and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True, redirect_stdout=False)
+            self.bar.start()
+            task = self.bar.add_task("transcribing", total=self.total)
+            return lambda: self.bar.advance(task)
+        return lambda: None
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""
+    app.command()(transcribe)
