@@ -58,7 +58,7 @@ def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
         hit = sims.argmax(axis=1) == truth
         flat = [t for cs in captions for t in cs]
         owner = np.array([i for i, cs in enumerate(captions) for _ in cs])
-        r = retrieval_metrics(audio @ model.embed_text(flat).T, owner).corpus
+        r = retrieval_metrics(model.embed_text(flat) @ audio.T, owner).corpus  # [captions, clips]
         out[name] = {
             "top1": float(hit.mean()),
             "groups": {g: float(hit[groups == g].mean()) for g in sorted(set(groups))},
