@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import zipfile
 from collections import Counter
 
@@ -12,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from almkit.data.everyday import GROUPS, PACKAGE_SPLIT, build_everyday, packages, read_table, vocabulary
+from almkit.data.everyday.build import is_installed
 from almkit.data.everyday.containers import list_entries, read_bytes
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label
@@ -31,13 +31,10 @@ def test_tables_cover_every_group_and_hold_out_whole_packages():
         assert len(held & trained) >= 0.8 * len(held), package
 
 
-def _installed(package: str) -> bool:
-    return subprocess.run(["dpkg", "-s", package], capture_output=True).returncode == 0
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not all(map(_installed, packages())), reason="the bank's Debian packages are installed by `almkit data build-bank`"
+    not all(map(is_installed, packages())),
+    reason="the bank's Debian packages are installed by `almkit data build-bank`",
 )
 def test_the_built_bank_meets_its_targets(tmp_path):
     built = build_everyday(tmp_path, install=False, progress=False, echo=print)

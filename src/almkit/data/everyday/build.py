@@ -29,7 +29,7 @@ from almkit.data.everyday.tables import TABLES, Row, packages, read_table
 from almkit.data.manifest import Clip, write_manifest
 from almkit.errors import AlmkitError, ConfigError, DataError
 
-__all__ = ["PACKAGE_SPLIT", "SAMPLE_RATE", "BankBuild", "build_everyday", "install_packages"]
+__all__ = ["PACKAGE_SPLIT", "SAMPLE_RATE", "BankBuild", "build_everyday", "install_packages", "is_installed"]
 
 SAMPLE_RATE = 16_000
 PIECE_S = 10.0
@@ -56,9 +56,15 @@ class BankBuild:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
 
 
+def is_installed(package: str) -> bool:
+    """Whether a Debian package is installed (a removed package whose configuration files remain is not)."""
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.strip() == "install ok installed"
+
+
 def install_packages(names: list[str], echo=print) -> None:
     """``apt-get install`` the Debian packages not yet installed (with sudo when not root)."""
-    missing = [n for n in names if subprocess.run(["dpkg", "-s", n], capture_output=True).returncode != 0]
+    missing = [n for n in names if not is_installed(n)]
     if not missing:
         return
     sudo = [] if os.geteuid() == 0 else ["sudo"]
