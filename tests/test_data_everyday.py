@@ -148,3 +148,14 @@ def test_open_world_suite_asks_about_present_and_absent_sounds(tmp_path):
     assert [q.question for c in open_world_clips(tmp_path / "everyday.jsonl") for q in c.qa] == [
         q.question for c in suite for q in c.qa
     ]  # deterministic
+
+
+def test_cli_build_bank_names_an_unknown_package(tmp_path):
+    from typer.testing import CliRunner
+
+    from almkit.cli import app
+
+    result = CliRunner().invoke(
+        app, ["data", "build-bank", "--out", str(tmp_path), "--package", "nope", "--no-install"]
+    )
+    assert result.exit_code != 0 and "no bank table for ['nope']" in str(result.exception)

@@ -131,3 +131,15 @@ def test_strict_refuses_unknown_keys(tmp_path):
         list(read_manifest(m, strict=True))
     assert info.value.source == f"{m}:1"
     assert "unknown key(s) ['caption']" in str(info.value) and "'captions'" in str(info.value)
+
+
+def test_cli_stats_strict(tmp_path):
+    from typer.testing import CliRunner
+
+    from almkit.cli import app
+
+    m = _write(tmp_path / "other.jsonl", ['{"audio": "a.wav", "label": "a", "duration": 1.0, "pitch": 60}'])
+    loose = CliRunner().invoke(app, ["data", "stats", str(m)])
+    assert loose.exit_code == 0 and "1 clips" in loose.output
+    strict = CliRunner().invoke(app, ["data", "stats", str(m), "--strict"])
+    assert strict.exit_code != 0 and "unknown key(s) ['pitch']" in str(strict.exception)

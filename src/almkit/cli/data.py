@@ -99,13 +99,12 @@ def build_suites_cmd(
         raise ConfigError("no recordings/ folder", source=fsdd, hint="give the FSDD folder that holds recordings/")
     if bank is not None and not (bank / "everyday.jsonl").is_file():
         raise ConfigError("no everyday.jsonl", source=bank, hint="give a folder written by `almkit data build-bank`")
+    failures: list[tuple[str, str]] = []
     if open_world and bank is None:
         from almkit.data.everyday import build_everyday
 
         built = build_everyday(out / "everyday", workers=workers, echo=typer.echo)
-        for address, reason in built.failures:
-            typer.echo(f"  bank row failed: {address}: {reason}", err=True)
-        bank = built.out
+        failures, bank = built.failures, built.out
     paths = build_suites(
         out,
         fsdd=fsdd,
@@ -117,6 +116,11 @@ def build_suites_cmd(
     )
     for name, path in paths.items():
         typer.echo(f"{name}: {path}")
+    for address, reason in failures:
+        typer.echo(f"  bank row failed: {address}: {reason}", err=True)
+    if failures:
+        typer.echo(f"{len(failures)} bank rows failed (the rest was built)", err=True)
+        raise typer.Exit(1)
 
 
 @data_app.command("list")
