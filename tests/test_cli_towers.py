@@ -190,3 +190,17 @@ def test_demo_tags_real_example_audio(tmp_path):
     # real recordings the default model must tag right: flite speech and the freedesktop bell
     assert re.search(r"speech\.wav\s+│\s+speech\s+│", r.stdout), r.stdout
     assert re.search(r"bell\.oga\s+│\s+bell\s+│", r.stdout), r.stdout
+
+
+def test_one_string_and_one_path_are_batches_of_one(drums):
+    import almkit
+
+    model = almkit.load_model()
+    text = model.embed_text("a dog")  # not one row per character
+    assert text.shape == (1, 384) and np.allclose(text, model.embed_text(["a dog"]))
+    path = str(sorted(drums.glob("*.flac"))[0])
+    for one in (path, Path(path)):
+        emb = model.embed_audio(one)
+        assert emb.shape == (1, 384) and np.allclose(emb, model.embed_audio([path]), atol=1e-6)
+    [result] = model.classify(path, ["kick drum", "rain"])
+    assert result["audio"] == path

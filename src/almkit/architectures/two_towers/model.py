@@ -25,6 +25,13 @@ from almkit.objectives.contrastive import build_contrastive_loss
 AudioInput = str | Path | np.ndarray
 
 
+def _as_batch(audio: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
+    """One path or one 1-D waveform is a batch of one (a string is not a sequence of paths)."""
+    if isinstance(audio, str | Path) or (isinstance(audio, np.ndarray) and audio.ndim == 1):
+        return [audio]
+    return list(audio)
+
+
 class TwoTowers(nn.Module):
     def __init__(self, config: TwoTowersConfig):
         super().__init__()
@@ -122,8 +129,9 @@ class TwoTowers(nn.Module):
 
     # --- inference ----------------------------------------------------------------------------------
     @torch.no_grad()
-    def embed_text(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Unit-norm joint-space embeddings of ``texts``, ``[N, embed_dim]``."""
+    def embed_text(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Unit-norm joint-space embeddings of ``texts``, ``[N, embed_dim]`` (one string: ``[1, embed_dim]``)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
         self.eval()
         out = [
             self.project_text(self.text_encoder.encode(list(texts[i : i + batch_size])))
@@ -144,13 +152,15 @@ class TwoTowers(nn.Module):
         return self.project_audio(feats).numpy(), list(result.paths), list(result.failures)
 
     @torch.no_grad()
-    def embed_audio(self, audio: Sequence[AudioInput], batch_size: int = 32) -> np.ndarray:
-        """Unit-norm joint-space embeddings of files or waveforms (already at the encoder's sample rate).
+    def embed_audio(self, audio: AudioInput | Sequence[AudioInput], batch_size: int = 32) -> np.ndarray:
+        """Unit-norm joint-space embeddings of files or waveforms (already at the encoder's sample rate); one
+        path or one waveform gives ``[1, embed_dim]``.
 
         Raises :class:`AudioError` naming the first file that cannot be used.
         """
         from almkit.encoders.embed import embed_waveforms
 
+        audio = _as_batch(audio)
         self.eval()
         if all(isinstance(a, np.ndarray) for a in audio):
             feats = embed_waveforms(self.audio_encoder, list(audio), batch_size=batch_size)
@@ -168,13 +178,14 @@ class TwoTowers(nn.Module):
 
     def classify(
         self,
-        audio: Sequence[AudioInput],
+        audio: AudioInput | Sequence[AudioInput],
         labels: Sequence[str],
         prompt: str | None = None,
         top_k: int = 5,
         batch_size: int = 32,
     ) -> list[dict]:
         """Zero-shot classification: each clip against ``prompt.format(label)`` for every label."""
+        audio = _as_batch(audio)
         audio_emb = self.embed_audio(audio, batch_size=batch_size)
         return self.rank_labels(
             audio_emb,
