@@ -44,6 +44,13 @@ PROMPT = "the sound of a {}"
 IN_DOMAIN = {"drums": "drums/drums.jsonl", "instruments": "instruments/instruments.jsonl", "fsdd": "fsdd/fsdd.jsonl"}
 
 
+def zero_shot(model, feats: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The clips' joint-space embeddings and their similarity to every label in the prompt."""
+    with torch.no_grad():
+        audio = model.project_audio(torch.as_tensor(feats)).numpy()
+    return audio, audio @ model.embed_text([PROMPT.format(x) for x in labels]).T
+
+
 def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
     """Zero-shot top-1 (overall, per group, top-3 per clip) and retrieval R@1 for each model."""
     labels = sorted({c.label for c in clips})
@@ -52,9 +59,7 @@ def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
     groups = np.array([vocabulary()[c.label].group for c in clips])
     out = {}
     for name, model in models.items():
-        with torch.no_grad():
-            audio = model.project_audio(torch.as_tensor(feats)).numpy()
-        sims = audio @ model.embed_text([PROMPT.format(x) for x in labels]).T
+        audio, sims = zero_shot(model, feats, labels)
         hit = sims.argmax(axis=1) == truth
         flat = [t for cs in captions for t in cs]
         owner = np.array([i for i, cs in enumerate(captions) for _ in cs])
@@ -83,10 +88,7 @@ def in_domain(models: dict, suites: Path, encoder) -> dict:
         truth = np.array([labels.index(c.label) for c in clips])
         rows[suite] = {"n": len(clips)}
         for name, model in models.items():
-            with torch.no_grad():
-                audio = model.project_audio(torch.as_tensor(feats)).numpy()
-            sims = audio @ model.embed_text([PROMPT.format(x) for x in labels]).T
-            rows[suite][name] = float((sims.argmax(axis=1) == truth).mean())
+            rows[suite][name] = float((zero_shot(model, feats, labels)[1].argmax(axis=1) == truth).mean())
     return rows
 
 
@@ -159,7 +161,7 @@ def main() -> None:
     feats = embed_files(encoder, [str(c.audio_path) for c in clips], progress=False).embeddings
     print(f"audio features: {time.perf_counter() - t0:.1f} s")
     tt = towers(models, clips, feats)
-    result = {"split": args.split, "packages": packages, "towers": {k: v for k, v in tt.items()}}
+    result = {"split": args.split, "packages": packages, "towers": tt}
     print(f"\n## Two Towers ({tt['n']} clips, {tt['classes']} labels)\n")
     print("| metric | bridge (training-free) | default | default - bridge |")
     print("|---|---|---|---|")

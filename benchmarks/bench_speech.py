@@ -21,7 +21,6 @@ import argparse
 import glob
 import os
 import platform
-import re
 import subprocess
 import tempfile
 import time
@@ -33,11 +32,10 @@ import numpy as np
 
 from almkit.audio.io import load_audio
 from almkit.data.scenes.render import render_notes
-from almkit.encoders.speech import Transcriber, WhisperTranscriber
+from almkit.encoders.speech import DIGIT_WORDS, Transcriber, WhisperTranscriber, spoken_form
 from almkit.metrics.functional import wer
 
 SR = 16_000
-DIGITS = "zero one two three four five six seven eight nine".split()
 HARVARD = [
     "The birch canoe slid on the smooth planks.",
     "Glue the sheet to the dark blue background.",
@@ -94,12 +92,6 @@ GM_PROGRAMS = {0: "piano", 19: "church organ", 24: "nylon guitar", 40: "violin",
 GM_PROGRAMS |= {56: "trumpet", 65: "alto sax", 71: "clarinet", 73: "flute", 105: "banjo", 114: "steel drums"}
 
 
-def normalise(text: str) -> str:
-    """Lower case, digits spelt out one by one, letters and apostrophes only."""
-    text = re.sub(r"\d", lambda m: f" {DIGITS[int(m.group())]} ", text.lower().replace("-", " "))
-    return " ".join(re.sub(r"[^a-z' ]+", " ", text).split())
-
-
 def speak(engine: str, voice: str, text: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
@@ -114,14 +106,14 @@ def speak(engine: str, voice: str, text: str) -> np.ndarray:
 def fsdd_set(root: Path, n: int) -> list[tuple[str, np.ndarray, str]]:
     files = sorted((root / "recordings").glob("*.wav"))
     test = [f for f in files if int(f.stem.split("_")[2]) < 5]  # the official test split: recordings 0-4
-    return [(f.name, load_audio(f, SR), DIGITS[int(f.stem[0])]) for f in test[:n]]
+    return [(f.name, load_audio(f, SR), DIGIT_WORDS[int(f.stem[0])]) for f in test[:n]]
 
 
 def tts_set() -> list[tuple[str, np.ndarray, str]]:
     out = []
     for i, text in enumerate(HARVARD):
         engine, voice = VOICES[i % len(VOICES)]
-        out.append((f"{engine}:{voice}:{i}", speak(engine, voice, text), normalise(text)))
+        out.append((f"{engine}:{voice}:{i}", speak(engine, voice, text), spoken_form(text)))
     return out
 
 
@@ -191,7 +183,7 @@ def main() -> None:
         cells = []
         for set_name, items in sets.items():
             texts, sec = timed(fn, [w for _, w, _ in items])
-            hyp = [normalise(t) for t in texts]
+            hyp = [spoken_form(t) for t in texts]
             score = wer(hyp, [r for _, _, r in items]).corpus["WER"]
             audio = sum(len(w) for _, w, _ in items) / SR
             cells.append(f"{100 * score:.1f} % | {audio / sec:.1f}x")
@@ -204,7 +196,7 @@ def main() -> None:
     emitted: dict[str, list[str]] = {}
     for name, fn in systems.items():
         texts, sec = timed(fn, [w for _, w in silent])
-        counts = [len(normalise(t).split()) for t in texts]
+        counts = [len(spoken_form(t).split()) for t in texts]
         audio = sum(len(w) for _, w in silent) / SR
         print(f"| {name} | {sum(c > 0 for c in counts)} / {len(silent)} | {sum(counts)} | {audio / sec:.1f}x |")
         emitted[name] = [f'{k}: "{t}"' for (k, _), t, c in zip(silent, texts, counts, strict=True) if c]

@@ -32,7 +32,7 @@ def transcribe(
     from almkit.audio.io import load_audio
     from almkit.encoders.speech import WHISPER_MODELS, WhisperTranscriber
     from almkit.errors import AlmkitError
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.tasks.inputs import AUDIO_SUFFIXES, expand_audio_inputs
 
     if model not in WHISPER_MODELS:
         raise ConfigError(
@@ -43,24 +43,25 @@ def transcribe(
         raise AudioError("no such file or folder", source=missing, hint="check the path")
     paths = expand_audio_inputs(audio)
     if not paths:
-        raise AudioError("no audio files (.wav .flac .ogg .oga .mp3 .opus) in it", source=" ".join(audio))
+        raise AudioError(f"no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) in it", source=" ".join(audio))
     transcriber = WhisperTranscriber(model, language=None if language == "auto" else language, beam_size=beam_size)
     failures: list[tuple[str, str]] = []
     done: list[tuple[str, dict]] = []
-    with _progress(len(paths)) as advance:
-        for path in paths:
-            try:
-                result = transcriber.transcribe(load_audio(path, transcriber.sample_rate))
-            except AlmkitError as err:
-                failures.append((path, err.what))
-                continue
-            finally:
-                advance()
-            if fmt == Format.json:  # one line per file as soon as it is done
-                row = {"audio": path, "text": result["text"], "language": result["language"]}
-                print(json.dumps({**row, "duration": round(result["duration"], 3), "segments": result["segments"]}))
-            else:
-                done.append((path, result))
+    from rich.console import Console
+    from rich.progress import track
+
+    quiet = len(paths) <= 1 or not sys.stderr.isatty()
+    for path in track(paths, "transcribing", disable=quiet, transient=True, console=Console(stderr=True)):
+        try:
+            result = transcriber.transcribe(load_audio(path, transcriber.sample_rate))
+        except AlmkitError as err:
+            failures.append((path, err.what))
+            continue
+        if fmt == Format.json:  # one line per file as soon as it is done
+            row = {"audio": path, "text": result["text"], "language": result["language"]}
+            print(json.dumps({**row, "duration": round(result["duration"], 3), "segments": result["segments"]}))
+        else:
+            done.append((path, result))
     if done:
         root, names = _short_names([p for p, _ in done])
         rows = [
@@ -69,29 +70,6 @@ def transcribe(
         ]
         _table(f"transcripts, Whisper {model} ({root})", ["audio", "language", "seconds", "text"], rows)
     report_failures(failures)
-
-
-class _progress:
-    """A transient progress bar on stderr when it is a terminal and there is more than one file."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if self.total > 1 and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self.bar = Progress(console=Console(stderr=True), transient=True, redirect_stdout=False)
-            self.bar.start()
-            task = self.bar.add_task("transcribing", total=self.total)
-            return lambda: self.bar.advance(task)
-        return lambda: None
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def register(app: typer.Typer) -> None:

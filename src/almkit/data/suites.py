@@ -92,12 +92,11 @@ def open_world_clips(bank_manifest: str | Path, seed: int = 0) -> Iterator[Clip]
     from almkit.data.scenes.language import presence_question
 
     terms = vocabulary()
+    others = {g: sorted(t.label for t in terms.values() if t.group != g) for g in {t.group for t in terms.values()}}
     for clip in read_manifest(bank_manifest):
         if clip.split not in ("validation", "test"):
             continue
-        group = terms[clip.label].group
-        others = sorted(t.label for t in terms.values() if t.group != group)
-        absent = random.Random(f"{seed}:{clip.id}").choice(others)
+        absent = random.Random(f"{seed}:{clip.id}").choice(others[terms[clip.label].group])
         clip.qa = [
             QA(presence_question(clip.label), "yes", "presence"),
             QA(presence_question(absent), "no", "presence"),

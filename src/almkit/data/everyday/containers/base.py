@@ -10,6 +10,7 @@ from typing import TypeVar
 from almkit.errors import DataError
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 class EntryMissing(DataError, KeyError):
@@ -17,6 +18,14 @@ class EntryMissing(DataError, KeyError):
 
     def __str__(self) -> str:  # KeyError.__str__ would repr() the message
         return Exception.__str__(self)
+
+
+def entry(files: dict[str, E], name: str, path: Path) -> E:
+    """``files[name]`` (leading or trailing slashes ignored), or :class:`EntryMissing` naming the container."""
+    found = files.get(name.strip("/"))
+    if found is None:
+        raise EntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
+    return found
 
 
 def parsed_once(kind: str, maxsize: int = 4) -> Callable[[Callable[[Path, bytes], T]], Callable[[Path], T]]:

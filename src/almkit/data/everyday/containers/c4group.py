@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from almkit.data.everyday.containers.base import EntryMissing, parsed_once
+from almkit.data.everyday.containers.base import entry, parsed_once
 from almkit.errors import DataError
 
 __all__ = ["list_entries", "read_entry", "unscramble_header"]
@@ -138,7 +138,5 @@ def read_entry(path: Path, name: str) -> bytes:
     """The bytes of the file ``name`` (as listed by :func:`list_entries`)."""
     path = Path(path)
     data, files = _index(path)
-    entry = files.get(name.strip("/"))
-    if entry is None:
-        raise EntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
-    return data[entry.start : entry.start + entry.size]
+    found = entry(files, name, path)
+    return data[found.start : found.start + found.size]

@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from almkit.data.everyday.containers.base import EntryMissing, parsed_once
+from almkit.data.everyday.containers.base import entry, parsed_once
 from almkit.errors import DataError
 
 __all__ = ["list_entries", "read_entry"]
@@ -130,14 +130,12 @@ def read_entry(path: Path, name: str) -> bytes:
     """The bytes of the file ``name`` (as listed by :func:`list_entries`), decompressed."""
     path = Path(path)
     data, files = _index(path)
-    entry = files.get(name.lstrip("/"))
-    if entry is None:
-        raise EntryMissing(f"no entry named {name!r} ({len(files)} files)", source=path, hint="check the bank table")
+    found = entry(files, name, path)
     r = _Reader(data, path)
-    (size,) = r.unpack(">I", entry.data_offset, f"size of {name!r}")
-    blob = r.slice(entry.data_offset + 4, size, f"data of {name!r}")
-    if entry.flags & _COMPRESSED:
-        (expected,) = r.unpack(">I", entry.data_offset + 4, f"length of {name!r}")
+    (size,) = r.unpack(">I", found.data_offset, f"size of {name!r}")
+    blob = r.slice(found.data_offset + 4, size, f"data of {name!r}")
+    if found.flags & _COMPRESSED:
+        (expected,) = r.unpack(">I", found.data_offset + 4, f"length of {name!r}")
         try:
             out = zlib.decompress(blob[4:])
         except zlib.error as e:
@@ -145,7 +143,7 @@ def read_entry(path: Path, name: str) -> bytes:
         if len(out) != expected:
             raise DataError(f"entry {name!r}: inflated to {len(out)} bytes, header says {expected}", source=path)
         return out
-    if entry.flags & _COMPRESSED_ZSTD:
+    if found.flags & _COMPRESSED_ZSTD:
         try:
             import zstandard
         except ImportError:
