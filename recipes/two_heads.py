@@ -1,11 +1,17 @@
 """Train almkit's default Two-Heads model: frozen YAMNet frames (embedding + class scores, 0.48 s hop) -> MLP
 projector started at the LM's embeddings of the class names (score prior) -> SmolLM2-135M-Instruct with LoRA
-(r 8 on q/v), on the instruction data of a scene build's train split (captions, typed questions, event
-listings, free-form). Each prompt also carries the clip's PocketSphinx transcript (LTU-AS style), decoded
-against the closed vocabulary of the phrases spoken in the train split (test voices are held out, phrases are
-not). Frames and transcripts are cached; deterministic for a seed; CPU.
+(r 8 on q/v). As in LTU-AS, each prompt also carries what a tagger and a recognizer heard in the window:
+YAMNet's top AudioSet tags with their scores and the Whisper base transcript.
 
-Usage: python recipes/two_heads.py [--scenes build/default-model/suites/scenes] [--steps 500] [--export-step N
+Instruction data (captions, typed questions, event listings, free-form; see ``almkit.training.instructions``):
+the train split of the everyday-sound bank (its per-clip caption, its label, a presence question about its
+own sound and one about a sound it does not hold, drawn from the other groups of the whole vocabulary and the
+scene labels), a sample of a scene build's train split (each scene gets one more "yes" about one of its sounds
+and one "no" about an everyday sound it does not hold), and clips of silence and faint noise ("Silence.",
+"no"). Frames and transcripts are cached; deterministic for a seed; CPU.
+
+Usage: python recipes/two_heads.py [--bank build/default-model/suites/everyday] [--scenes
+build/default-model/suites/scenes] [--scenes-max 600] [--silence 48] [--steps 1500] [--export-step N
 [--export-only]] [--init MODEL_DIR] [--repeat TASK=K ...] [--seed N] [--install]. ``--export-only`` exports a
 checkpoint of an earlier run without training further (a run stopped for time). ``--init`` continues from a
 trained model folder (same configuration; its card is kept in the new one), and ``--repeat qa/order=5`` shows
@@ -17,11 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -30,10 +36,12 @@ from safetensors.torch import load_file
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
 from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
 from almkit.assets import sha256_file
-from almkit.data.manifest import read_manifest
+from almkit.data.manifest import QA, Clip, read_manifest
+from almkit.data.scenes.language import presence_question
+from almkit.data.suites import other_groups, presence_qa
 from almkit.training.checkpoint import load_checkpoint, load_trainable_state_dict
 from almkit.training.engine import TrainConfig, fit
-from almkit.training.instructions import clip_examples, length_batches
+from almkit.training.instructions import clip_examples, length_batches, silence_clips
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "two_heads"
@@ -45,7 +53,8 @@ MODEL = TwoHeadsConfig(
     score_prior=True,
     hidden_dim=256,
     lora_r=8,
-    transcriber="pocketsphinx",
+    transcriber="whisper",
+    tags=5,
 )
 
 
@@ -76,15 +85,49 @@ def repeat_spec(spec: str) -> tuple[str, int]:
     return task, int(k)
 
 
+def unrelated(labels: list[str], candidates: list[str]) -> list[str]:
+    """The candidates that share no word with ``labels`` ("bell" is not asked as absent of a "church bell")."""
+    words = {w for x in labels for w in x.split()}
+    return [x for x in candidates if not words & set(x.split())]
+
+
+def training_clips(
+    bank: Path, scenes: Path, scenes_max: int, silence: int, folder: Path, seed: int
+) -> dict[str, list[Clip]]:
+    """``{"bank": the bank's train clips, "scene": scenes_max train scenes, "silence": silent clips}``, with the
+    presence questions described in the module docstring."""
+    scene_clips = [c for c in read_manifest(scenes / "train.jsonl") if c.split == "train"]
+    scene_clips = random.Random(seed).sample(scene_clips, min(scenes_max, len(scene_clips)))
+    scene_labels = sorted({x for c in scene_clips for x in c.all_labels})
+    others = other_groups()
+    bank_clips = [c for c in read_manifest(bank / "everyday.jsonl") if c.split == "train"]
+    for c in bank_clips:  # crowds may murmur: "does anyone speak?" is never asked of the bank
+        candidates = unrelated([c.label], others[c.label] + [x for x in scene_labels if x != "speech"])
+        c.qa = presence_qa(c.label, candidates, f"{seed}:{c.id}")
+    everyday = sorted(others)
+    for c in scene_clips:
+        rng = random.Random(f"{seed}:{c.id}")
+        absent = rng.choice(unrelated(c.all_labels, everyday))
+        c.qa += [
+            QA(presence_question(rng.choice(c.all_labels)), "yes", "presence"),
+            QA(presence_question(absent), "no", "presence"),
+        ]
+    silent = silence_clips(folder, silence, everyday + scene_labels, seed)
+    return {"bank": bank_clips, "scene": scene_clips, "silence": silent}
+
+
 def one_batch(items):
     return items[0]  # the dataset's items are whole length-bucketed batches
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--bank", type=Path, default=REPO / "build" / "default-model" / "suites" / "everyday")
     ap.add_argument("--scenes", type=Path, default=REPO / "build" / "default-model" / "suites" / "scenes")
+    ap.add_argument("--scenes-max", type=int, default=600, help="train scenes to sample")
+    ap.add_argument("--silence", type=int, default=48, help="clips of silence and faint noise")
     ap.add_argument("--out", type=Path, default=REPO / "build" / "two-heads")
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--export-step", type=int, default=0, help="export this checkpoint instead of the last step")
@@ -105,12 +148,16 @@ def main() -> None:
             [sys.executable, "-m", "almkit", "data", "build-scenes", "--out", str(args.scenes), "--n", "3000"],
             check=True,
         )
+    if not (args.bank / "everyday.jsonl").is_file():
+        subprocess.run([sys.executable, "-m", "almkit", "data", "build-bank", "--out", str(args.bank)], check=True)
     t0 = time.perf_counter()
-    clips = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
+    parts = training_clips(args.bank, args.scenes, args.scenes_max, args.silence, args.out / "silence", args.seed)
+    kinds = {k: len(v) for k, v in parts.items()}
+    clips = [c for v in parts.values() for c in v]
     examples = [e for c in clips for e in clip_examples(c) for _ in range(repeat.get(e.task, 1))]
     if unknown := set(repeat) - {e.task for e in examples}:
         ap.error(f"--repeat names no task of the data: {sorted(unknown)} (tasks: {sorted({e.task for e in examples})})")
-    config = replace(MODEL, phrases=tuple(sorted({q.answer for c in clips for q in c.qa if q.type == "what_said"})))
+    config = MODEL
     audio = sorted({e.audio for e in examples})
     frames, failures = cached_frames(
         config.build_encoder(), config.audio_encoder, audio, args.out / "frames.safetensors"
@@ -161,7 +208,8 @@ def main() -> None:
     model.save_pretrained(args.out / "model")
     repeated = f" ({', '.join(f'{t}={k}' for t, k in repeat.items())})" if repeat else ""
     card = {
-        "trained_on": f"{shown(args.scenes)}{built(args.scenes)} train split: {len(clips)} clips, "
+        "trained_on": f"{shown(args.bank)} train split ({kinds['bank']} clips), {kinds['scene']} train scenes of "
+        f"{shown(args.scenes)}{built(args.scenes)}, {kinds['silence']} clips of silence: "
         f"{len(data)} instruction examples{repeated}",
         "steps": steps,
         "schedule": f"{args.steps}-step schedule, lr {args.lr}, 15 warm-up steps, cosine",

@@ -204,3 +204,25 @@ def test_one_string_and_one_path_are_batches_of_one(drums):
         assert emb.shape == (1, 384) and np.allclose(emb, model.embed_audio([path]), atol=1e-6)
     [result] = model.classify(path, ["kick drum", "rain"])
     assert result["audio"] == path
+
+
+def test_waveforms_with_their_sample_rate_are_resampled(drums):
+    import soundfile as sf
+    import soxr
+    import torch
+
+    import almkit
+    from almkit.architectures.two_towers.model import TwoTowers
+    from almkit.errors import AudioError
+
+    model = almkit.load_model(device="cpu")
+    assert isinstance(TwoTowers.from_pretrained("default"), TwoTowers)
+    path = str(sorted(drums.glob("*.flac"))[0])
+    wave, sr = sf.read(path, dtype="float32")
+    from_file = model.embed_audio(path)
+    at_44k = soxr.resample(wave, sr, 44100).astype(np.float32)
+    for one in ((at_44k, 44100), (torch.from_numpy(at_44k), 44100), (np.stack([at_44k, at_44k]), 44100)):
+        assert (model.embed_audio([one]) @ from_file.T).item() > 0.999  # not read as 16 kHz
+    assert model.embed_audio([(at_44k, 44100), path]).shape == (2, 384)  # mixed with a path
+    with pytest.raises(AudioError, match="array 0"):
+        model.embed_audio([(np.full(100, np.nan), 16000)])

@@ -79,3 +79,13 @@ def test_list_and_stats_commands(suites):
     assert st["qa"]["count"]["questions"] == st["clips"]
     res = runner.invoke(app, ["data", "stats", str(out / "nope.jsonl")])
     assert res.exit_code != 0
+
+
+def test_presence_questions_ask_one_present_and_absent_sounds_from_other_groups():
+    from almkit.data.suites import other_groups, presence_qa
+
+    others = other_groups()
+    assert "dog" not in others["cat"] and "rain" in others["cat"]  # animals vs weather
+    qa = presence_qa("cat", others["cat"], "seed:clip", n_absent=2)
+    assert [(q.answer, q.type) for q in qa] == [("yes", "presence"), ("no", "presence"), ("no", "presence")]
+    assert qa[0].question == "Is there a cat sound?" and qa == presence_qa("cat", others["cat"], "seed:clip", 2)

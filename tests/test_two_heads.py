@@ -86,6 +86,22 @@ def test_a_transcript_follows_the_audio_in_the_first_turn_and_is_not_a_target(ti
     assert "Speech" not in model.tokenizer.decode(model.prompt_ids("What is said?")[1])  # no transcriber
 
 
+def test_tags_name_the_windows_loudest_classes_in_the_prompt(tiny_lm):
+    model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, tags=3)
+    frames = torch.zeros(4, 1545)
+    dog, bark, silence = (1024 + model.tag_names.index(n) for n in ("dog", "bark", "silence"))
+    frames[1, dog], frames[2, bark], frames[0, silence] = 0.91, 0.4, 0.02  # the highest frame counts, not the mean
+    assert model.tag_text(frames) == "dog 0.91, bark 0.40"  # under 0.05 is left out (but the first is kept)
+    assert model.tag_text(torch.zeros(2, 1545)).endswith(" 0.00")
+    _, labels = model.sequence(frames, "Describe the audio.", "a dog barks")
+    pre, post = model.prompt_ids("Describe the audio.", tags="dog 0.91, bark 0.40")
+    assert model.tokenizer.decode(post).startswith("\nTags: dog 0.91, bark 0.40\nDescribe the audio.<|im_end|>")
+    assert (labels[: len(pre) + 4 + len(post)] == IGNORE).all()  # the tags are context, never targets
+    assert make(tiny_lm).tag_text(frames[:, :1024]) is None  # a model without tags
+    with pytest.raises(ConfigError, match="tags"):
+        TwoHeadsConfig(audio_encoder="yamnet", tags=5).validate()
+
+
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):
     digits = "zero one two three four five six seven eight nine".split()
     model = make(tiny_lm, audio_encoder="yamnet", transcriber="pocketsphinx", phrases=tuple(digits))

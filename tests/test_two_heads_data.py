@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from almkit.data.manifest import QA, Clip, Event
-from almkit.training.instructions import CAPTION_PROMPTS, clip_examples, length_batches
+from almkit.training.instructions import CAPTION_PROMPTS, SILENCE, clip_examples, length_batches, silence_clips
 
 
 def clip(i: int) -> Clip:
@@ -47,3 +47,20 @@ def test_length_batches_are_full_and_similar(batch_size):
     if batch_size > 1:
         spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
         assert spread < 15  # random batches of 4 would spread ~50
+
+
+def test_silence_clips_are_silent_captioned_silence_and_asked_about_absent_sounds(tmp_path):
+    import soundfile as sf
+
+    clips = silence_clips(tmp_path, 4, ["dog", "rain", "siren"], seed=1)
+    assert [c.captions for c in clips] == [[SILENCE]] * 4
+    for c in clips:
+        wave, sr = sf.read(c.audio)
+        assert sr == 16000 and 1.0 <= len(wave) / sr <= 10.0 and (wave**2).mean() ** 0.5 < 10 ** (-64 / 20)  # RMS
+        assert [q.answer for q in c.qa] == ["no", "no"] and len({q.question for q in c.qa}) == 2
+    assert [c.qa for c in silence_clips(tmp_path, 4, ["dog", "rain", "siren"], seed=1)] == [c.qa for c in clips]
+
+
+def test_a_clip_with_only_a_label_is_asked_to_name_it():
+    examples = clip_examples(Clip(audio="cow.flac", label="cow", captions=["a cow moos"]))
+    assert [(e.task, e.answer) for e in examples] == [("caption", "a cow moos"), ("free", "cow")]

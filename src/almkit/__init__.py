@@ -18,11 +18,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model"]
+__all__ = ["__version__", "load_generator", "load_model"]
 
 
-def load_model(name: str = "default", **kwargs):
-    """Load a Two-Towers model: ``"default"`` (shipped with almkit) or a directory from ``save_pretrained``."""
+def load_model(name: str = "default", device: str | None = None):
+    """Load a Two-Towers model: ``"default"`` (shipped with almkit) or a directory from ``save_pretrained``;
+    ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
     from almkit.architectures.two_towers.factory import load_model as _load
 
-    return _load(name, **kwargs)
+    return _load(name, device=device)
+
+
+def load_generator(name: str = "default", device: str = "auto", batch_size: int = 16):
+    """Load a captioning / question-answering model (Two Heads, or a local Qwen2-Audio folder): ``caption(paths)``
+    and ``ask(paths, questions)`` give one string per file; ``"default"`` is shipped with almkit."""
+    from almkit.architectures.two_heads import load_generator as _load
+
+    return _load(name, batch_size=batch_size, device=device)

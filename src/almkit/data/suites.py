@@ -18,7 +18,7 @@ Audio of the bank-derived suites is written as 16 kHz mono 16-bit FLAC beside ea
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -88,20 +88,30 @@ def _instrument_clip(i, s, rel, folder):
 
 def open_world_clips(bank_manifest: str | Path, seed: int = 0) -> Iterator[Clip]:
     """The held-out clips of an everyday-bank build, each with a "yes" and a "no" presence question."""
+    others = other_groups()
+    for clip in read_manifest(bank_manifest):
+        if clip.split in ("validation", "test"):
+            clip.qa = presence_qa(clip.label, others[clip.label], f"{seed}:{clip.id}")
+            yield clip
+
+
+def other_groups() -> dict[str, list[str]]:
+    """Each everyday-vocabulary label -> the labels of the other groups (sounds surely absent from its clips)."""
     from almkit.data.everyday import vocabulary
-    from almkit.data.scenes.language import presence_question
 
     terms = vocabulary()
-    others = {g: sorted(t.label for t in terms.values() if t.group != g) for g in {t.group for t in terms.values()}}
-    for clip in read_manifest(bank_manifest):
-        if clip.split not in ("validation", "test"):
-            continue
-        absent = random.Random(f"{seed}:{clip.id}").choice(others[terms[clip.label].group])
-        clip.qa = [
-            QA(presence_question(clip.label), "yes", "presence"),
-            QA(presence_question(absent), "no", "presence"),
-        ]
-        yield clip
+    by_group = {g: sorted(t.label for t in terms.values() if t.group != g) for g in {t.group for t in terms.values()}}
+    return {t.label: by_group[t.group] for t in terms.values()}
+
+
+def presence_qa(label: str, absent_from: Sequence[str], key: str, n_absent: int = 1) -> list[QA]:
+    """A "yes" question about ``label`` and ``n_absent`` "no" questions about sounds drawn from ``absent_from``
+    (seeded by ``key``: the same questions on every machine)."""
+    from almkit.data.scenes.language import presence_question
+
+    absent = random.Random(key).sample(list(absent_from), n_absent)
+    asked = [(label, "yes")] + [(a, "no") for a in absent]
+    return [QA(presence_question(x), answer, "presence") for x, answer in asked]
 
 
 def build_suites(

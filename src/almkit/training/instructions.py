@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from almkit.data.manifest import Clip
 
@@ -68,7 +69,7 @@ def clip_examples(clip: Clip, captions_per_clip: int = 2) -> list[Example]:
     if events:
         listing = "; ".join(f"{e.label} {e.onset:.1f}-{e.offset:.1f} s" for e in events)
         out.append(Example(audio, _pick(EVENT_PROMPTS, cid, "events"), listing, "events"))
-    labels = list(dict.fromkeys(e.label for e in events)) or list(clip.labels)
+    labels = list(dict.fromkeys(e.label for e in events)) or clip.all_labels
     if labels:
         kind = _pick(("list", "first", "list"), cid, "free") if events else "list"
         if kind == "list":
@@ -92,3 +93,33 @@ def length_batches(items: list, lengths: list[int], batch_size: int, seed: int =
         group = sorted(order[k : k + span], key=lambda i: lengths[i])
         batches += [[items[i] for i in group[j : j + batch_size]] for j in range(0, len(group), batch_size)]
     return [b for b in batches if len(b) == batch_size]
+
+
+SILENCE = "Silence."
+
+
+def silence_clips(folder: Path, n: int, absent_from: list[str], seed: int = 0) -> list[Clip]:
+    """``n`` clips without any sound event, written to ``folder`` as 16 kHz WAV: digital silence and faint
+    white noise (-90 to -65 dBFS), 1-10 s long. Each is captioned "Silence." and asked about two sounds from
+    ``absent_from`` ("no"), so a model learns to say what is not there instead of inventing it."""
+    import random
+
+    import numpy as np
+    import soundfile as sf
+
+    from almkit.data.manifest import QA
+    from almkit.data.scenes.language import presence_question
+
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i in range(n):
+        seconds = rng.uniform(1.0, 10.0)
+        level = 0.0 if i % 2 == 0 else 10 ** (rng.uniform(-90, -65) / 20)
+        path = folder / f"silence-{i:03d}.wav"
+        sf.write(path, (noise.standard_normal(int(seconds * 16000)) * level).astype(np.float32), 16000)
+        asked = rng.sample(absent_from, 2)
+        qa = [QA(presence_question(a), "no", "presence") for a in asked]
+        clips.append(Clip(audio=str(path), id=path.stem, captions=[SILENCE], qa=qa, split="train"))
+    return clips

@@ -33,6 +33,7 @@ class TwoHeadsConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
     transcriber: str = "whisper"  # the window's transcript goes into the prompt (LTU-AS style); see TRANSCRIBERS
     phrases: tuple[str, ...] = ()  # PocketSphinx's closed vocabulary (empty: open); Whisper keeps it as metadata
+    tags: int = 0  # top AudioSet tags of the window (name and score) written into the prompt; needs class scores
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
 
@@ -41,6 +42,8 @@ class TwoHeadsConfig:
             raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
         if self.score_prior and (self.projector != "mlp" or self.audio_encoder != "yamnet+scores"):
             raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
+        if self.tags < 0 or (self.tags and self.audio_encoder != "yamnet+scores"):
+            raise ConfigError(f"tags={self.tags} must be >= 0, and > 0 needs audio_encoder='yamnet+scores'")
         if self.transcriber not in TRANSCRIBERS:
             raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:

@@ -64,6 +64,7 @@ class TwoHeads(nn.Module):
             norm=float(table.norm(dim=-1).mean()),
             prior=self._class_name_embeddings(table) if config.score_prior else None,
         )
+        self.tag_names = [n.lower() for n in config.build_encoder().class_names] if config.tags else []
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
@@ -75,19 +76,32 @@ class TwoHeads(nn.Module):
         return torch.stack([table[i].mean(0) for i in ids]).clone()
 
     # --- sequences ----------------------------------------------------------------------------------------
+    def tag_text(self, frames: torch.Tensor) -> str | None:
+        """The window's top ``config.tags`` AudioSet tags with their highest frame score ("dog 0.91, animal
+        0.84"; tags under 0.05 are left out, the first is always kept), or None for a model without tags."""
+        if not self.config.tags:
+            return None
+        scores = frames[:, -len(self.tag_names) :].float().amax(0)
+        values, indices = scores.topk(self.config.tags)
+        top = zip(indices.tolist(), values.tolist(), strict=True)
+        return ", ".join(f"{self.tag_names[i]} {s:.2f}" for k, (i, s) in enumerate(top) if k == 0 or s >= 0.05)
+
     def prompt_ids(
-        self, instruction: str, history: Turns = (), speech: str | None = None
+        self, instruction: str, history: Turns = (), speech: str | None = None, tags: str | None = None
     ) -> tuple[list[int], list[int]]:
         """Token ids before and after the audio in the chat template: the audio opens the first user turn,
-        followed by the transcript of its speech when the model has a transcriber (``speech``; "" for none
-        heard); ``history`` holds earlier (question, answer) turns, and the text ends where the assistant's
-        reply starts."""
-        key = (instruction, history, speech)
+        followed by what a tagger heard in it (``tags``, see ``tag_text``) and the transcript of its speech when
+        the model has a transcriber (``speech``; "" for none heard); ``history`` holds earlier (question,
+        answer) turns, and the text ends where the assistant's reply starts."""
+        key = (instruction, history, speech, tags)
         if key not in self._prompts:
+            if len(self._prompts) > 50_000:  # every window has its own tags and transcript
+                self._prompts.clear()
             heard = "" if speech is None else f"Speech: {speech or '(none)'}\n"
+            tagged = "" if tags is None else f"Tags: {tags}\n"
             messages = [{"role": "system", "content": self.config.system}]
             for i, (q, a) in enumerate((*history, (instruction, None))):
-                messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{heard}{q}" if i == 0 else q})
+                messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{tagged}{heard}{q}" if i == 0 else q})
                 if a is not None:
                     messages.append({"role": "assistant", "content": a})
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -108,8 +122,8 @@ class TwoHeads(nn.Module):
         history: Turns = (),
     ):
         """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere
-        (system prompt, audio, transcript, question, earlier turns)."""
-        pre, post = self.prompt_ids(instruction, history, speech)
+        (system prompt, audio, tags, transcript, question, earlier turns)."""
+        pre, post = self.prompt_ids(instruction, history, speech, self.tag_text(frames))
         ans = self.answer_ids(answer) if answer is not None else []
         embed = self.lm.get_input_embeddings()
         device = embed.weight.device

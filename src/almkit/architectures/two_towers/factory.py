@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from almkit.architectures.two_towers.config import TwoTowersConfig
-from almkit.architectures.two_towers.model import TwoTowers
+from almkit.architectures.two_towers.model import PRETRAINED, TwoTowers, pretrained_path
 from almkit.architectures.two_towers.projectors import ConSEProjector
 from almkit.errors import CheckpointError
-
-PRETRAINED = {"default": "pretrained/default"}
 
 
 def create_model(config: TwoTowersConfig) -> TwoTowers:
@@ -34,16 +31,15 @@ def create_model(config: TwoTowersConfig) -> TwoTowers:
     return model
 
 
-def pretrained_path(name: str) -> Path:
-    """Folder of a model shipped inside the package (``default``) or a user folder."""
-    if name in PRETRAINED:
-        return Path(str(resources.files("almkit") / PRETRAINED[name]))
-    return Path(name)
-
-
-def load_model(name: str = "default") -> TwoTowers:
-    """Load ``default`` (shipped with almkit) or a folder written by ``save_pretrained`` / ``almkit train``."""
+def load_model(name: str | Path = "default", device: str | None = None) -> TwoTowers:
+    """Load ``default`` (shipped with almkit) or a folder written by ``save_pretrained`` / ``almkit train``;
+    ``device`` (``cpu``, ``cuda``, ``auto``...) places the trainable parts (frozen ONNX towers run on the CPU)."""
     folder = pretrained_path(name)
     if not folder.exists():
         raise CheckpointError("no such model", source=name, hint=f"use one of {sorted(PRETRAINED)} or a model folder")
-    return TwoTowers.from_pretrained(folder)
+    model = TwoTowers.from_pretrained(folder)
+    if device is not None:
+        from almkit.device import resolve_device
+
+        model.to(resolve_device(device))
+    return model

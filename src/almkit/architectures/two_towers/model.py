@@ -22,14 +22,52 @@ from almkit.architectures.two_towers.projectors import build_projector
 from almkit.errors import AudioError, CheckpointError, ConfigError
 from almkit.objectives.contrastive import build_contrastive_loss
 
-AudioInput = str | Path | np.ndarray
+Wave = np.ndarray | torch.Tensor
+AudioInput = str | Path | Wave | tuple[Wave, int]
+"""A file, a waveform at the encoder's sample rate, or ``(waveform, sample_rate)`` (resampled)."""
+
+PRETRAINED = {"default": "pretrained/default"}
+
+
+def pretrained_path(name: str | Path) -> Path:
+    """Folder of a model shipped inside the package (``default``) or a user folder."""
+    from importlib import resources
+
+    if isinstance(name, str) and name in PRETRAINED:
+        return Path(str(resources.files("almkit") / PRETRAINED[name]))
+    return Path(name)
+
+
+def _is_one(audio) -> bool:
+    """One clip: a path, a 1-D or [channels, samples] waveform, or a ``(waveform, sample_rate)`` pair."""
+    if isinstance(audio, str | Path):
+        return True
+    if isinstance(audio, np.ndarray | torch.Tensor):
+        return audio.ndim == 1
+    return isinstance(audio, tuple) and len(audio) == 2 and isinstance(audio[1], int)
 
 
 def _as_batch(audio: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
-    """One path or one 1-D waveform is a batch of one (a string is not a sequence of paths)."""
-    if isinstance(audio, str | Path) or (isinstance(audio, np.ndarray) and audio.ndim == 1):
-        return [audio]
-    return list(audio)
+    """One path, waveform or ``(waveform, sample_rate)`` is a batch of one (a string is not a sequence of paths)."""
+    return [audio] if _is_one(audio) else list(audio)
+
+
+def as_wave(audio: AudioInput, rate: int, name: str) -> np.ndarray:
+    """A mono float32 waveform at ``rate`` from a file, a waveform or ``(waveform, sample_rate)``."""
+    from almkit.audio.io import load_audio, resample
+
+    if isinstance(audio, str | Path):
+        return load_audio(audio, rate)
+    wave, sr = audio if isinstance(audio, tuple) else (audio, rate)
+    wave = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
+    if wave.ndim == 2:  # [channels, samples] or [samples, channels]: the shorter axis holds the channels
+        wave = wave.mean(axis=int(np.argmin(wave.shape)))
+    if wave.ndim != 1 or not wave.size or not np.issubdtype(wave.dtype, np.number):
+        raise AudioError(f"expected a 1-D (or 2-D multichannel) numeric waveform, got shape {wave.shape}", source=name)
+    if not np.isfinite(wave).all():
+        raise AudioError("the waveform holds NaN or infinite samples", source=name)
+    wave = wave.astype(np.float32, copy=False)
+    return wave if sr == rate else resample(wave, sr, rate)
 
 
 class TwoTowers(nn.Module):
@@ -101,11 +139,11 @@ class TwoTowers(nn.Module):
 
     # --- joint space --------------------------------------------------------------------------------
     def project_audio(self, features: torch.Tensor) -> torch.Tensor:
-        """Tower outputs ``[B, audio_dim]`` -> unit vectors in the joint space."""
-        return F.normalize(self.audio_projection(features), dim=-1)
+        """Tower outputs ``[B, audio_dim]`` -> unit vectors in the joint space (on the projection's device)."""
+        return F.normalize(self.audio_projection(features.to(self.logit_scale.device)), dim=-1)
 
     def project_text(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.text_projection(features), dim=-1)
+        return F.normalize(self.text_projection(features.to(self.logit_scale.device)), dim=-1)
 
     def audio_features(self, waves: torch.Tensor) -> torch.Tensor:
         """Run the (trainable) audio tower on fixed-length crops ``[B, S]``: chunk, encode, mean-pool."""
@@ -137,7 +175,7 @@ class TwoTowers(nn.Module):
             self.project_text(self.text_encoder.encode(list(texts[i : i + batch_size])))
             for i in range(0, len(texts), batch_size)
         ]
-        return torch.cat(out).numpy() if out else np.zeros((0, self.config.embed_dim), np.float32)
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.embed_dim), np.float32)
 
     @torch.no_grad()
     def embed_audio_files(self, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = False):
@@ -149,12 +187,12 @@ class TwoTowers(nn.Module):
         feats = torch.as_tensor(np.asarray(result.embeddings, dtype=np.float32)).reshape(
             len(result.paths), self.config.audio_dim
         )
-        return self.project_audio(feats).numpy(), list(result.paths), list(result.failures)
+        return self.project_audio(feats).cpu().numpy(), list(result.paths), list(result.failures)
 
     @torch.no_grad()
     def embed_audio(self, audio: AudioInput | Sequence[AudioInput], batch_size: int = 32) -> np.ndarray:
-        """Unit-norm joint-space embeddings of files or waveforms (already at the encoder's sample rate); one
-        path or one waveform gives ``[1, embed_dim]``.
+        """Unit-norm joint-space embeddings of files, waveforms at the encoder's sample rate, or ``(waveform,
+        sample_rate)`` pairs (numpy or torch; resampled with soxr); one clip gives ``[1, embed_dim]``.
 
         Raises :class:`AudioError` naming the first file that cannot be used.
         """
@@ -162,9 +200,11 @@ class TwoTowers(nn.Module):
 
         audio = _as_batch(audio)
         self.eval()
-        if all(isinstance(a, np.ndarray) for a in audio):
-            feats = embed_waveforms(self.audio_encoder, list(audio), batch_size=batch_size)
-            return self.project_audio(torch.as_tensor(feats)).numpy()
+        if not all(isinstance(a, str | Path) for a in audio):
+            rate = self.audio_encoder.sample_rate
+            waves = [as_wave(a, rate, _name(a, i)) for i, a in enumerate(audio)]
+            feats = embed_waveforms(self.audio_encoder, waves, batch_size=batch_size)
+            return self.project_audio(torch.as_tensor(feats)).cpu().numpy()
         emb, _, failures = self.embed_audio_files([str(a) for a in audio], batch_size=batch_size)
         if failures:
             path, message = failures[0]
@@ -189,7 +229,7 @@ class TwoTowers(nn.Module):
         audio_emb = self.embed_audio(audio, batch_size=batch_size)
         return self.rank_labels(
             audio_emb,
-            [str(a) if not isinstance(a, np.ndarray) else f"<array {i}>" for i, a in enumerate(audio)],
+            [_name(a, i) for i, a in enumerate(audio)],
             labels,
             prompt,
             top_k,
@@ -233,8 +273,9 @@ class TwoTowers(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> TwoTowers:
-        """Load a folder written by :meth:`save_pretrained`; fails on missing or unexpected keys."""
-        folder = Path(folder)
+        """Load ``"default"`` or a folder written by :meth:`save_pretrained`; fails on missing or unexpected
+        keys."""
+        folder = pretrained_path(folder)
         if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
             raise CheckpointError(
                 "not a Two-Towers model folder (needs config.json and model.safetensors)",
@@ -251,6 +292,10 @@ class TwoTowers(nn.Module):
                 source=folder / "model.safetensors",
             )
         return model.eval()
+
+
+def _name(audio: AudioInput, index: int) -> str:
+    return str(audio) if isinstance(audio, str | Path) else f"<array {index}>"
 
 
 def _gather(x: torch.Tensor) -> torch.Tensor:
