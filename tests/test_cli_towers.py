@@ -144,20 +144,25 @@ def test_train_ddp_two_processes_and_resume(drums, tmp_path):
 
 
 def test_trained_model_loads_and_classifies(drums, tmp_path):
-    r = almkit(
-        "train",
-        "--manifest",
-        drums / "train.jsonl",
-        "--out",
-        tmp_path / "run",
-        "--steps",
-        "20",
-        "--batch-size",
-        "16",
-        "--lr",
-        "3e-3",
-    )
+    """Also: same seed, same weights (bit for bit); a finished run is not re-trained; a longer schedule on a
+    finished run needs --extend; fewer items than the batch size is an error, not an endless loop."""
+    common = ["train", "--manifest", drums / "train.jsonl", "--batch-size", "16", "--lr", "3e-3"]
+    r = almkit(*common, "--out", tmp_path / "run", "--steps", "20")
     assert r.returncode == 0, r.stderr[-3000:]
+    assert almkit(*common, "--out", tmp_path / "again", "--steps", "20").returncode == 0
+    first = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
+    again = load_file(str(tmp_path / "again" / "model" / "model.safetensors"))
+    assert all((first[k] == again[k]).all() for k in first)
+    r = almkit(*common, "--out", tmp_path / "run", "--steps", "20")
+    assert r.returncode == 0 and "nothing to do" in r.stdout + r.stderr and "nan" not in r.stdout
+    r = almkit(*common, "--out", tmp_path / "run", "--steps", "24")
+    assert r.returncode == 2 and "--extend" in r.stderr and "20-step schedule" in r.stderr
+    r = almkit(*common, "--out", tmp_path / "run", "--steps", "24", "--extend")
+    assert r.returncode == 0 and "trained 24 steps" in r.stdout, r.stderr[-3000:]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # nothing logged twice
+    r = almkit("train", "--manifest", drums / "train.jsonl", "--out", tmp_path / "big", "--batch-size", "5000")
+    assert r.returncode == 2 and "fewer than the batch size 5000" in r.stderr
     r = almkit(
         "eval",
         "zero-shot",

@@ -200,6 +200,9 @@ def train(
     devices: Annotated[int, typer.Option(min=1, help="Processes (DDP: gloo on CPU, NCCL on GPUs).")] = 1,
     seed: int = 0,
     checkpoint_every: Annotated[int, typer.Option(min=0)] = 0,
+    extend: Annotated[
+        bool, typer.Option("--extend", help="Resume a run with a new --steps (the lr schedule is recomputed).")
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse manifest keys outside the schema.")] = False,
 ) -> None:
     """Train a Two-Towers model contrastively from a manifest (resumes from OUT if it holds checkpoints)."""
@@ -231,6 +234,7 @@ def train(
         seed=seed,
         checkpoint_every=checkpoint_every,
         progress=sys.stderr.isatty(),
+        extend=extend,
     )
     _, result, failures = train_two_towers(
         manifest, config, model_config=None if init else model_config, init=init, split=split, strict=strict

@@ -44,6 +44,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     grad_clip: float | None = 1.0
     progress: bool = True
+    extend: bool = False  # resume a run whose schedule had another length (recomputed for the new total)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value."""
@@ -132,16 +133,39 @@ def fit(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
     sampler = ShardedEpochSampler(len(dataset), config.seed, fabric.global_rank, fabric.world_size)
-    steps_per_epoch = max(1, sampler.per_rank() // config.batch_size)
+    if sampler.per_rank() < config.batch_size:  # the loader drops the last partial batch: no batch at all
+        raise ConfigError(
+            f"{len(dataset)} training items ({sampler.per_rank()} per process) are fewer than the batch size "
+            f"{config.batch_size}",
+            hint=f"use a batch size of at most {sampler.per_rank()} (--batch-size), or more data",
+        )
+    steps_per_epoch = sampler.per_rank() // config.batch_size
     total = config.max_steps or config.epochs * steps_per_epoch
 
     model, optimizer = fabric.setup(module, optimizer)
     step = 0
     fabric.barrier()
     resume_from = latest_checkpoint(ckpt_dir)
+    last_loss = float("nan")
     if resume_from is not None:  # after setup: the optimizer's state lands on the parameters' device
-        step = load_checkpoint(resume_from, module, optimizer)["step"]
-        fabric.print(f"resuming from {resume_from} (step {step})")
+        info = load_checkpoint(resume_from, module, optimizer)
+        step, last_loss = info["step"], info.get("loss", last_loss)
+        saved = info["config"]
+        planned = saved.get("max_steps") or saved.get("epochs", config.epochs) * steps_per_epoch
+        if planned != total and not config.extend:
+            raise ConfigError(
+                f"this run was started with a {planned}-step schedule and is at step {step}, but {total} steps are "
+                "asked now",
+                source=out,
+                hint="pass --extend to go on with the learning-rate schedule recomputed for the new total, or "
+                "use a new --out",
+            )
+        if step >= total:
+            fabric.print(f"{out} is already trained to step {step}: nothing to do (raise --steps and pass --extend)")
+        else:
+            fabric.print(f"resuming from {resume_from} (step {step})")
+        if fabric.is_global_zero:
+            _forget_after(out / "metrics.jsonl", step)
 
     if step:
         for group in optimizer.param_groups:
@@ -153,7 +177,6 @@ def fit(
     log_file = out / "metrics.jsonl"
     progress = _progress(fabric.is_global_zero and config.progress)
     task = progress.add_task("training", total=total, completed=step)
-    last_loss = float("nan")
     start = time.perf_counter()
     with progress:
         while step < total:
@@ -197,7 +220,7 @@ def fit(
                     with log_file.open("a") as fh:
                         fh.write(json.dumps(record) + "\n")
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == total:
-                    _save(fabric, ckpt_dir, module, optimizer, step, config, run_info)
+                    _save(fabric, ckpt_dir, module, optimizer, step, config, {"run": run_info or {}, "loss": last_loss})
                 if step >= total:
                     break
     checksums = fabric.all_gather(_checksum(module)).reshape(fabric.world_size, -1).tolist()
@@ -217,14 +240,20 @@ def _checksum(module: torch.nn.Module) -> torch.Tensor:
     return torch.stack([flat.sum(), flat.abs().sum(), (flat * position).sum()])
 
 
-def _save(fabric, ckpt_dir: Path, module, optimizer, step: int, config: TrainConfig, run_info) -> None:
+def _save(fabric, ckpt_dir: Path, module, optimizer, step: int, config: TrainConfig, extra: dict) -> None:
     fabric.barrier()
     if fabric.is_global_zero:
         folder = ckpt_dir / f"step-{step:07d}"
         if not folder.exists():
-            info = {"step": step, "config": asdict(config), "run": run_info or {}}
-            save_checkpoint(folder, module, optimizer, info)
+            save_checkpoint(folder, module, optimizer, {"step": step, "config": asdict(config), **extra})
     fabric.barrier()
+
+
+def _forget_after(log_file: Path, step: int) -> None:
+    """Drop the log records past the checkpoint a run resumes from (they are logged again)."""
+    if log_file.is_file():
+        kept = [line for line in log_file.read_text().splitlines() if json.loads(line)["step"] <= step]
+        log_file.write_text("".join(line + "\n" for line in kept))
 
 
 def _progress(enabled: bool):

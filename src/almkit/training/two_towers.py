@@ -74,6 +74,7 @@ def train_two_towers(
     clips = [c for c in clips if clip_texts(c)]
     if not clips:
         raise ConfigError("no usable clips (none with captions or a label in this split)", source=manifest)
+    torch.manual_seed(train.seed)  # the projectors' initial weights: the same run for the same seed
     model = load_model(init) if init else create_model(model_config or TwoTowersConfig())
     cfg = model.config
     out = Path(train.out_dir)
