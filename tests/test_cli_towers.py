@@ -67,6 +67,28 @@ def test_batch_keeps_going_and_reports_every_failure(drums, tmp_path):
     assert "2 input(s) failed" in r.stderr and str(corrupt) in r.stderr and str(missing) in r.stderr
 
 
+def test_no_usable_input_writes_nothing_and_exits_2(drums, tmp_path):
+    missing = tmp_path / "nope.wav"
+    r = almkit("classify", missing, "--labels", "kick drum,rain")
+    assert r.returncode == 2 and "no usable input" in r.stderr and str(missing) in r.stderr and "│" not in r.stdout
+    r = almkit("embed", missing, "--out", tmp_path / "x.npy")
+    assert r.returncode == 2 and not (tmp_path / "x.npy").exists() and not (tmp_path / "x.txt").exists()
+    (tmp_path / "empty").mkdir()
+    r = almkit("retrieve", tmp_path / "empty", "--query", "a dog")
+    assert r.returncode == 2 and "no audio files" in r.stderr
+    r = almkit("embed", next(drums.glob("00.*")), "--out", tmp_path / "no" / "such" / "x.npy")
+    assert r.returncode == 2 and "output folder does not exist" in r.stderr  # checked before the work
+
+
+def test_markup_in_names_is_printed_as_text(drums, tmp_path):
+    odd = tmp_path / "a[bold]b.flac"  # markup would be swallowed
+    shutil.copyfile(next(drums.glob("00.*")), odd)
+    r = almkit("classify", odd, "--labels", "kick [/] drum,rain")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "a[bold]b.flac" in r.stdout and "kick [/] drum" in r.stdout
+    assert almkit("--version").stdout.startswith("almkit ")
+
+
 def test_empty_labels_is_a_clear_error(drums):
     r = almkit("classify", next(drums.glob("00.*")), "--labels", " , ")
     assert r.returncode == 2 and "--labels" in r.stderr and "Traceback" not in r.stderr

@@ -20,6 +20,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from almkit import __version__
+
+        typer.echo(f"almkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Audio-language models end to end: tag, search, caption and question audio; train and evaluate."""
+
+
 for _module in (assets, towers, data, evaluate, score, heads, speech):
     _module.register(app)
 

@@ -25,14 +25,44 @@ class Format(StrEnum):
 FORMAT = Annotated[Format, typer.Option("--format", help="table (human) or json (one object per line).")]
 
 
-def report_failures(failures: list[tuple[str, str]]) -> None:
-    """Print every failed input at the end of a batch command and exit 1 if there was any."""
+def report_failures(failures: list[tuple[str, str]], usable: int | None = None) -> None:
+    """Print every failed input at the end of a batch command and exit 1 if there was any; exit 2 (nothing
+    done) when ``usable`` says that no input could be used."""
     if not failures:
         return
-    typer.secho(f"{len(failures)} input(s) failed:", fg=typer.colors.RED, err=True)
+    nothing = usable == 0
+    typer.secho(f"{len(failures)} input(s) failed{': no usable input' if nothing else ''}:", fg="red", err=True)
     for path, message in failures:
         typer.secho(f"  {path}: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(2 if nothing else 1)
+
+
+def require_usable(good: list, failures: list[tuple[str, str]]) -> None:
+    """Exit 2 when no input could be used (every failure listed; nothing is written or printed)."""
+    if good:
+        return
+    if not failures:
+        raise ConfigError("no audio files in the inputs", hint="pass audio files, or folders that hold them")
+    report_failures(failures, usable=0)
+
+
+def _writable(out: Path) -> None:
+    """Check an output file's folder before the work, not after it."""
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        raise ConfigError("the output folder does not exist", source=folder, hint="create it or choose another --out")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError("the output folder is not writable", source=folder, hint="choose another --out")
+
+
+def _write_atomic(out: Path, write) -> None:
+    """``write(tmp_path)``, then rename over ``out``: a reader never sees a partial file."""
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _load(model: str):
@@ -51,13 +81,14 @@ def _short_names(paths: list[str]) -> tuple[str, list[str]]:
 
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(title))  # a path or label like "a[/]b" is text, not markup
     for c in columns:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*map(str, r))
+        table.add_row(*(escape(str(x)) for x in r))
     Console().print(table)
 
 
@@ -78,7 +109,8 @@ def classify(
         raise ConfigError("--labels is empty", hint='pass --labels "dog,rain,siren"')
     m = _load(model)
     emb, paths, failures = m.embed_audio_files(expand_audio_inputs(audio), batch_size, progress=fmt != Format.json)
-    results = m.rank_labels(emb, paths, names, prompt, top_k) if paths else []
+    require_usable(paths, failures)
+    results = m.rank_labels(emb, paths, names, prompt, top_k)
     if fmt == Format.json:
         for r in results:
             print(json.dumps(r))
@@ -104,28 +136,33 @@ def embed(
 
     if bool(audio) == bool(text):
         raise ConfigError("give either audio files or --text", hint="almkit embed a.wav --out e.npy")
-    if out is not None and out.suffix not in (".npy", ".safetensors"):
-        raise ConfigError(f"unsupported output type {out.suffix!r}", source=out, hint="use .npy or .safetensors")
+    if out is not None:
+        if out.suffix not in (".npy", ".safetensors"):
+            raise ConfigError(f"unsupported output type {out.suffix!r}", source=out, hint="use .npy or .safetensors")
+        _writable(out)
     m = _load(model)
     failures: list[tuple[str, str]] = []
     if text:
         emb, names = m.embed_text(text), list(text)
     else:
         emb, names, failures = m.embed_audio_files(expand_audio_inputs(audio), batch_size, progress=out is not None)
+        require_usable(names, failures)  # before anything is written
     if out is None:
         for name, vec in zip(names, emb, strict=True):
             print(json.dumps({"input": name, "embedding": [round(float(v), 6) for v in vec]}))
     elif out.suffix == ".npy":
         import numpy as np
 
-        np.save(out, emb)
-        out.with_suffix(".txt").write_text("".join(n.replace("\n", " ") + "\n" for n in names))
+        _write_atomic(out, lambda tmp: np.save(tmp, emb))
+        listing = "".join(n.replace("\n", " ") + "\n" for n in names)
+        _write_atomic(out.with_suffix(".txt"), lambda tmp: tmp.write_text(listing))
         typer.echo(f"wrote {emb.shape[0]} x {emb.shape[1]} to {out} (inputs listed in {out.with_suffix('.txt')})")
     else:
         import torch
         from safetensors.torch import save_file
 
-        save_file({"embeddings": torch.from_numpy(emb)}, str(out), metadata={"inputs": json.dumps(names)})
+        tensors, meta = {"embeddings": torch.from_numpy(emb)}, {"inputs": json.dumps(names)}
+        _write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
         typer.echo(f"wrote {emb.shape[0]} x {emb.shape[1]} to {out}")
     report_failures(failures)
 
@@ -158,6 +195,7 @@ def retrieve(
     audio_emb, paths, failures = m.embed_audio_files(
         expand_audio_inputs(audio), batch_size, progress=fmt != Format.json
     )
+    require_usable(paths, failures)
     if paths:
         text_emb = m.embed_text(texts)
         q, items, q_names, item_names = (
