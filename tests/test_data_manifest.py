@@ -24,7 +24,7 @@ def test_minimal_forms_are_valid_and_resolve_relative_to_manifest(tmp_path):
     )
     clips = list(read_manifest(m))
     assert len(clips) == 2
-    assert clips[0].id == "dog" and clips[0].captions == ["a dog barks"]
+    assert clips[0].id == "a/dog" and clips[0].captions == ["a dog barks"]
     assert clips[0].audio_path == (sub / "a" / "dog.wav").absolute()
     assert clips[1].label == "cat" and clips[1].all_labels == ["cat"]
     assert str(clips[1].audio_path) == "/abs/cat.wav"
@@ -143,3 +143,14 @@ def test_cli_stats_strict(tmp_path):
     assert loose.exit_code == 0 and "1 clips" in loose.output
     strict = CliRunner().invoke(app, ["data", "stats", str(m), "--strict"])
     assert strict.exit_code != 0 and "unknown key(s) ['pitch']" in str(strict.exception)
+
+
+def test_default_ids_keep_folders_apart_and_duplicates_are_refused(tmp_path):
+    from almkit.data.manifest import ManifestError
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio": "dog/1.wav", "label": "dog"}\n{"audio": "cat/1.wav", "label": "cat"}\n')
+    assert [c.id for c in read_manifest(manifest)] == ["dog/1", "cat/1"]
+    manifest.write_text('{"audio": "a.wav", "label": "dog"}\n{"audio": "b.wav", "id": "a", "label": "cat"}\n')
+    with pytest.raises(ManifestError, match=r"m\.jsonl:2.*also the id of line 1"):
+        list(read_manifest(manifest))

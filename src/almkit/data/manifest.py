@@ -11,7 +11,8 @@ Every task of the survey reads the same record (lhotse-style: small typed record
 Schema version 1 (``SCHEMA_VERSION``). A line may carry ``"schema": 1``; a line without it is read as
 version 1, and a line with a newer version is refused with a hint to upgrade almkit. Fields::
 
-    id        str     defaults to the file stem of ``audio`` (plus ``@offset`` when an offset is given)
+    id        str     defaults to ``audio`` as written, without its suffix (plus ``@offset`` when an offset
+                      is given); ids must be unique within a manifest
     audio     str     path relative to the manifest's folder, or absolute            (required)
     offset    float   seconds into the file where the clip starts (default 0)
     duration  float   seconds of the clip (default: to the end of the file)
@@ -213,8 +214,8 @@ class Clip:
     """Folder that relative ``audio`` / stem paths resolve against (the manifest's folder when read)."""
 
     def __post_init__(self) -> None:
-        if not self.id:
-            stem = Path(self.audio).stem
+        if not self.id:  # the path as written, without its suffix: dog/1.wav and cat/1.wav stay apart
+            stem = Path(self.audio).with_suffix("").as_posix()
             self.id = f"{stem}@{self.offset:g}" if self.offset else stem
 
     @property
@@ -313,6 +314,7 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
         raise ManifestError("manifest not found", source=path, hint="give the path of a .jsonl manifest")
     root = path.parent.absolute()
     warned: set[str] = set()
+    seen: dict[str, int] = {}
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -332,6 +334,13 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
                 if strict and str(err).startswith("unknown key"):
                     hint = "move those fields under 'extra', or read without --strict to keep them there"
                 raise ManifestError(str(err), source=f"{path}:{lineno}", hint=hint) from None
+            if clip.id in seen:
+                raise ManifestError(
+                    f"clip id {clip.id!r} is also the id of line {seen[clip.id]}",
+                    source=f"{path}:{lineno}",
+                    hint="give each clip its own 'id' (scores are kept per id)",
+                )
+            seen[clip.id] = lineno
             new = sorted(set(obj) - _CLIP_KEYS - warned)
             if new:
                 warned.update(new)
