@@ -196,6 +196,11 @@ def test_trained_model_loads_and_classifies(drums, tmp_path):
         "json",
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    scores = json.loads(r.stdout)["scores"]  # one JSON object, no blank line first, with its intervals
+    assert all(s["ci95"] is None or len(s["ci95"]) == 2 for s in scores.values())
+    assert any(s["ci95"] for s in scores.values())
+    r = almkit("eval", "zero-shot", "--manifest", drums / "train.jsonl", "--format", "xml")
+    assert r.returncode == 2 and "xml" in r.stderr
 
 
 def test_malformed_manifest_names_file_and_line(tmp_path):

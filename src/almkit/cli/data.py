@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from almkit.cli._common import FORMAT, Format
 from almkit.errors import ConfigError
 
 data_app = typer.Typer(
@@ -126,7 +127,7 @@ def build_suites_cmd(
 @data_app.command("list")
 def list_cmd(
     root: Path = typer.Argument(Path("."), help="folder to search for manifests"),
-    fmt: str = typer.Option("table", "--format", help="table or json"),
+    fmt: FORMAT = Format.table,
 ) -> None:
     """Show the suites and datasets (manifests) under ROOT with their sizes."""
     from almkit.data.suites import list_sets
@@ -156,7 +157,7 @@ def list_cmd(
 @data_app.command("stats")
 def stats_cmd(
     manifest: Path = typer.Argument(..., help="a .jsonl manifest"),
-    fmt: str = typer.Option("table", "--format", help="table or json"),
+    fmt: FORMAT = Format.table,
     strict: bool = typer.Option(False, "--strict", help="refuse keys that are not in the manifest schema"),
 ) -> None:
     """Clips, hours, label balance, caption vocabulary and diversity, QA answer balance, licences."""

@@ -9,22 +9,22 @@ from typing import Annotated
 
 import typer
 
+from almkit.cli._common import FORMAT, Format
 from almkit.errors import ConfigError
 
 eval_app = typer.Typer(
     help="Evaluate under protocol-locked cards (results with 95% bootstrap CIs).", invoke_without_command=True
 )
-FMT = Annotated[str, typer.Option("--format", help="table or json")]
 
 
-def _print_run(results: dict, fmt: str) -> None:
+def _print_run(results: dict, fmt: Format) -> None:
     if fmt == "json":
         print(
             json.dumps(
                 {
-                    "scores": results["scores"],
+                    "scores": results["scores"],  # each {"value", "ci95"}
                     "n": results["n"],
-                    **{k: results[k] for k in ("classes", "chance") if k in results},
+                    **{k: results[k] for k in ("classes", "chance", "captions") if k in results},
                 }
             )
         )
@@ -47,7 +47,7 @@ def main(
     ctx: typer.Context,
     card: Annotated[str | None, typer.Option("--card", help="Card YAML, or a shipped card's name.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/eval/<card name>).")] = None,
-    fmt: FMT = "table",
+    fmt: FORMAT = Format.table,
 ) -> None:
     """Run CARD: inference, then scoring, into a run folder."""
     if ctx.invoked_subcommand is not None:
@@ -65,7 +65,7 @@ def main(
     _finish(run.results)
 
 
-def _quick(task: str, manifest: Path, model: str, split: str | None, prompt: str | None, out: Path | None, fmt: str):
+def _quick(task: str, manifest: Path, model: str, split: str | None, prompt: str | None, out: Path | None, fmt: Format):
     from almkit.evaluation.card import Card
     from almkit.evaluation.harness import run_card
 
@@ -82,12 +82,7 @@ def _quick(task: str, manifest: Path, model: str, split: str | None, prompt: str
     with tempfile.TemporaryDirectory() as tmp:
         run = run_card(card, out or Path(tmp))
         results = run.results
-    if fmt == "json":
-        flat = {k: v["value"] for k, v in results["scores"].items()}
-        flat.update({k: results[k] for k in ("n", "classes", "chance", "captions") if k in results})
-        print(json.dumps(flat))
-    else:
-        _print_run(results, fmt)
+    _print_run(results, fmt)
     _finish(results)
 
 
@@ -98,7 +93,7 @@ def zero_shot(
     split: Annotated[str | None, typer.Option(help="Only clips of this split (default: all).")] = None,
     prompt: Annotated[str | None, typer.Option(help="Template with {} for the label.")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
-    fmt: FMT = "table",
+    fmt: FORMAT = Format.table,
 ) -> None:
     """Zero-shot classification accuracy (top-1, top-5, N, chance) with labels from the manifest."""
     _quick("zero-shot", manifest, model, split, prompt, out, fmt)
@@ -110,14 +105,14 @@ def retrieval(
     model: Annotated[str, typer.Option("--model", "-m")] = "default",
     split: Annotated[str | None, typer.Option(help="Only clips of this split (default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
-    fmt: FMT = "table",
+    fmt: FORMAT = Format.table,
 ) -> None:
     """Audio-text retrieval both directions: R@1/5/10, mAP@10, median rank (several captions per clip)."""
     _quick("retrieval", manifest, model, split, None, out, fmt)
 
 
 @eval_app.command("rescore")
-def rescore(run: Annotated[Path, typer.Argument(help="A run folder.")], fmt: FMT = "table") -> None:
+def rescore(run: Annotated[Path, typer.Argument(help="A run folder.")], fmt: FORMAT = Format.table) -> None:
     """Score saved predictions again (no model is run)."""
     from almkit.evaluation.harness import score
 
@@ -125,7 +120,7 @@ def rescore(run: Annotated[Path, typer.Argument(help="A run folder.")], fmt: FMT
 
 
 @eval_app.command("compare")
-def compare(run_a: Path, run_b: Path, fmt: FMT = "table") -> None:
+def compare(run_a: Path, run_b: Path, fmt: FORMAT = Format.table) -> None:
     """Differences B - A per metric, with a paired bootstrap 95% CI when both scored the same items."""
     from almkit.evaluation.compare import compare_runs
 
@@ -147,7 +142,7 @@ def compare(run_a: Path, run_b: Path, fmt: FMT = "table") -> None:
 def probe(
     card: Annotated[str, typer.Option("--card", help="Card YAML or shipped card name.")],
     out: Annotated[Path | None, typer.Option("--out")] = None,
-    fmt: FMT = "table",
+    fmt: FORMAT = Format.table,
 ) -> None:
     """Re-run CARD with silence and with shuffled audio; exit 1 if the score does not drop."""
     from almkit.evaluation.card import load_card

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli.towers import FORMAT, Format, report_failures
+from almkit.cli._common import FORMAT, Format, report_failures
 
 MODEL = Annotated[
     str,

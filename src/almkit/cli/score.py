@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from almkit.cli._common import FORMAT, Format
 from almkit.errors import ConfigError
 
 score_app = typer.Typer(help="Score outputs you bring (captions).", no_args_is_help=True)
@@ -33,7 +34,7 @@ def captions(
         "bleu_1,bleu_2,bleu_3,bleu_4,meteor,rouge_l,cider_d,spice,spider,sbert_sim"
     ),
     per_item: Annotated[bool, typer.Option("--per-item", help="Also print each clip's scores.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: FORMAT = Format.table,
 ) -> None:
     """BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE, SPIDEr and MiniLM similarity (COCO caption protocol)."""
     from almkit.metrics.functional.captioning import captioning_metrics

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli.towers import FORMAT, Format, _short_names, _table, report_failures
+from almkit.cli._common import FORMAT, Format, report_failures, short_names, table
 from almkit.errors import AudioError, ConfigError
 
 
@@ -63,12 +63,12 @@ def transcribe(
         else:
             done.append((path, result))
     if done:
-        root, names = _short_names([p for p, _ in done])
+        root, names = short_names([p for p, _ in done])
         rows = [
             [name, r["language"] or "-", f"{r['duration']:.1f}", r["text"] or "(no speech)"]
             for name, (_, r) in zip(names, done, strict=True)
         ]
-        _table(f"transcripts, Whisper {model} ({root})", ["audio", "language", "seconds", "text"], rows)
+        table(f"transcripts, Whisper {model} ({root})", ["audio", "language", "seconds", "text"], rows)
     report_failures(failures)
 
 

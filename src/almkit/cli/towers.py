@@ -3,93 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from almkit.cli._common import (
+    FORMAT,
+    Format,
+    check_writable,
+    report_failures,
+    require_usable,
+    short_names,
+    table,
+    write_atomic,
+)
 from almkit.errors import ConfigError
 
 MODEL = Annotated[str, typer.Option("--model", "-m", help="'default' or a model folder from `almkit train`.")]
 BATCH = Annotated[int, typer.Option("--batch-size", min=1, help="Clips per encoder batch.")]
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-FORMAT = Annotated[Format, typer.Option("--format", help="table (human) or json (one object per line).")]
-
-
-def report_failures(failures: list[tuple[str, str]], usable: int | None = None) -> None:
-    """Print every failed input at the end of a batch command and exit 1 if there was any; exit 2 (nothing
-    done) when ``usable`` says that no input could be used."""
-    if not failures:
-        return
-    nothing = usable == 0
-    typer.secho(f"{len(failures)} input(s) failed{': no usable input' if nothing else ''}:", fg="red", err=True)
-    for path, message in failures:
-        typer.secho(f"  {path}: {message}", err=True)
-    raise typer.Exit(2 if nothing else 1)
-
-
-def require_usable(good: list, failures: list[tuple[str, str]]) -> None:
-    """Exit 2 when no input could be used (every failure listed; nothing is written or printed)."""
-    if good:
-        return
-    if not failures:
-        raise ConfigError("no audio files in the inputs", hint="pass audio files, or folders that hold them")
-    report_failures(failures, usable=0)
-
-
-def _writable(out: Path) -> None:
-    """Check an output file's folder before the work, not after it."""
-    folder = out.absolute().parent
-    if not folder.is_dir():
-        raise ConfigError("the output folder does not exist", source=folder, hint="create it or choose another --out")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError("the output folder is not writable", source=folder, hint="choose another --out")
-
-
-def _write_atomic(out: Path, write) -> None:
-    """``write(tmp_path)``, then rename over ``out``: a reader never sees a partial file."""
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _load(model: str):
     from almkit import load_model
 
     return load_model(model)
-
-
-def _short_names(paths: list[str]) -> tuple[str, list[str]]:
-    """Paths relative to their common folder (for tables), and that folder."""
-    if len(paths) < 2:
-        return ".", paths
-    root = os.path.commonpath(paths)
-    return root, [os.path.relpath(p, root) for p in paths]
-
-
-def _table(title: str, columns: list[str], rows: list[list]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(title))  # a path or label like "a[/]b" is text, not markup
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*(escape(str(x)) for x in r))
-    Console().print(table)
 
 
 def classify(
@@ -115,12 +54,12 @@ def classify(
         for r in results:
             print(json.dumps(r))
     else:
-        root, names = _short_names([r["audio"] for r in results])
+        root, names = short_names([r["audio"] for r in results])
         rows = [
             [name, r["label"], f"{r['score']:.3f}", ", ".join(f"{lab} {s:.2f}" for lab, s in r["top"][1:])]
             for name, r in zip(names, results, strict=True)
         ]
-        _table(f"zero-shot classification ({root})", ["audio", "label", "score", "next"], rows)
+        table(f"zero-shot classification ({root})", ["audio", "label", "score", "next"], rows)
     report_failures(failures)
 
 
@@ -139,7 +78,7 @@ def embed(
     if out is not None:
         if out.suffix not in (".npy", ".safetensors"):
             raise ConfigError(f"unsupported output type {out.suffix!r}", source=out, hint="use .npy or .safetensors")
-        _writable(out)
+        check_writable(out)
     m = _load(model)
     failures: list[tuple[str, str]] = []
     if text:
@@ -153,16 +92,16 @@ def embed(
     elif out.suffix == ".npy":
         import numpy as np
 
-        _write_atomic(out, lambda tmp: np.save(tmp, emb))
+        write_atomic(out, lambda tmp: np.save(tmp, emb))
         listing = "".join(n.replace("\n", " ") + "\n" for n in names)
-        _write_atomic(out.with_suffix(".txt"), lambda tmp: tmp.write_text(listing))
+        write_atomic(out.with_suffix(".txt"), lambda tmp: tmp.write_text(listing))
         typer.echo(f"wrote {emb.shape[0]} x {emb.shape[1]} to {out} (inputs listed in {out.with_suffix('.txt')})")
     else:
         import torch
         from safetensors.torch import save_file
 
         tensors, meta = {"embeddings": torch.from_numpy(emb)}, {"inputs": json.dumps(names)}
-        _write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+        write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
         typer.echo(f"wrote {emb.shape[0]} x {emb.shape[1]} to {out}")
     report_failures(failures)
 
@@ -207,8 +146,8 @@ def retrieve(
             if fmt == Format.json:
                 print(json.dumps({"query": name, "results": hits}))
             else:
-                root, short = _short_names([h for h, _ in hits]) if query else (".", [h for h, _ in hits])
-                _table(
+                root, short = short_names([h for h, _ in hits]) if query else (".", [h for h, _ in hits])
+                table(
                     f"query: {name}" + (f" ({root})" if root != "." else ""),
                     ["rank", "match", "cosine"],
                     [[r + 1, h, f"{s:.3f}"] for r, (h, (_, s)) in enumerate(zip(short, hits, strict=True))],
