@@ -258,3 +258,14 @@ def test_waveforms_with_their_sample_rate_are_resampled(drums):
     assert model.embed_audio([(at_44k, 44100), path]).shape == (2, 384)  # mixed with a path
     with pytest.raises(AudioError, match="array 0"):
         model.embed_audio([(np.full(100, np.nan), 16000)])
+
+
+def test_a_model_of_the_other_architecture_is_named(drums):
+    from almkit.architectures.two_heads import pretrained_path as two_heads_folder
+    from almkit.architectures.two_towers.model import pretrained_path
+
+    clip = next(drums.glob("00.*"))
+    r = almkit("caption", clip, "--model", pretrained_path("default"))
+    assert r.returncode == 2 and "this is a Two-Towers model" in r.stderr and "classify" in r.stderr
+    r = almkit("classify", clip, "--labels", "a,b", "--model", two_heads_folder())
+    assert r.returncode == 2 and "this is a Two-Heads model" in r.stderr and "caption" in r.stderr

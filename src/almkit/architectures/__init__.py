@@ -1,0 +1,32 @@
+"""The survey's architectures: Two Towers (joint audio-text embedding), Two Heads (audio encoder + language
+model). A saved model folder holds ``config.json`` + ``model.safetensors``; its config's keys tell which."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from almkit.errors import ConfigError
+
+#: config keys only each architecture has, and the commands that use it
+_KEYS = {"Two-Towers": {"audio_projector", "text_projector"}, "Two-Heads": {"lm", "transcriber"}}
+_USE = {"Two-Towers": "classify, embed, retrieve or eval", "Two-Heads": "caption, ask or chat"}
+
+
+def check_architecture(config_file: Path, expected: str) -> dict:
+    """The parsed ``config_file``; a ConfigError that says what the folder holds when it is another
+    architecture than ``expected`` ("Two-Towers" or "Two-Heads")."""
+    try:
+        raw = json.loads(Path(config_file).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"unreadable model config ({err})", source=config_file) from err
+    if not isinstance(raw, dict):
+        raise ConfigError("a model config must be a JSON object", source=config_file)
+    for kind, keys in _KEYS.items():
+        if kind != expected and keys <= raw.keys():
+            raise ConfigError(
+                f"this is a {kind} model, and {expected} is needed here",
+                source=Path(config_file).parent,
+                hint=f"use it with almkit {_USE[kind]}, or pass a {expected} model",
+            )
+    return raw

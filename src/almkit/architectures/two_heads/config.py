@@ -80,7 +80,9 @@ class TwoHeadsConfig:
 
     @classmethod
     def load(cls, path: Path) -> TwoHeadsConfig:
-        raw = json.loads(Path(path).read_text())
+        from almkit.architectures import check_architecture
+
+        raw = check_architecture(path, "Two-Heads")
         unknown = sorted(set(raw) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}", source=path)

@@ -57,10 +57,9 @@ class TwoTowersConfig:
 
     @classmethod
     def load(cls, path: Path) -> TwoTowersConfig:
-        try:
-            raw = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ConfigError(f"unreadable model config ({err})", source=path) from err
+        from almkit.architectures import check_architecture
+
+        raw = check_architecture(path, "Two-Towers")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
