@@ -89,3 +89,12 @@ def test_presence_questions_ask_one_present_and_absent_sounds_from_other_groups(
     qa = presence_qa("cat", others["cat"], "seed:clip", n_absent=2)
     assert [(q.answer, q.type) for q in qa] == [("yes", "presence"), ("no", "presence"), ("no", "presence")]
     assert qa[0].question == "Is there a cat sound?" and qa == presence_qa("cat", others["cat"], "seed:clip", 2)
+
+
+def test_list_skips_files_that_are_not_manifests(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"audio": "a.wav", "label": "dog", "duration": 2.0}\n')
+    (tmp_path / "predictions.jsonl").write_text('{"id": "a", "prediction": "a dog barks"}\n')
+    res = CliRunner().invoke(app, ["data", "list", str(tmp_path), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert [Path(json.loads(line)["manifest"]).name for line in res.stdout.splitlines()] == ["m.jsonl"]
+    assert "skipped" in res.stderr and "predictions.jsonl" in res.stderr

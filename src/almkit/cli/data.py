@@ -134,7 +134,9 @@ def list_cmd(
 
     if not root.is_dir():
         raise ConfigError("folder not found", source=root, hint="give a folder holding .jsonl manifests")
-    rows = list_sets(root)
+    rows, skipped = list_sets(root)
+    for path, reason in skipped:
+        typer.echo(f"skipped {path}: not a manifest ({reason})", err=True)
     if fmt == "json":
         for row in rows:
             typer.echo(json.dumps(row))

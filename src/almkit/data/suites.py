@@ -158,15 +158,25 @@ def build_suites(
     return paths
 
 
-def list_sets(root: str | Path) -> list[dict]:
-    """Every manifest (``*.jsonl``, shards excluded) under ``root`` with its clip count and hours of audio."""
-    from almkit.data.stats import manifest_stats
+def list_sets(root: str | Path) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Every manifest (``*.jsonl``, shards excluded) under ``root`` with its clip count and hours of audio, and
+    the ``.jsonl`` files that are not manifests (predictions, logs), each with the reason."""
+    import warnings
 
-    rows = []
+    from almkit.data.stats import manifest_stats
+    from almkit.errors import ManifestError
+
+    rows, skipped = [], []
     for path in sorted(Path(root).rglob("*.jsonl")):
         if "shards" in path.parts:
             continue
-        st = manifest_stats(path)
+        try:
+            with warnings.catch_warnings():  # a file that is not a manifest at all warns about every key
+                warnings.simplefilter("ignore")
+                st = manifest_stats(path)
+        except ManifestError as err:
+            skipped.append((str(path), str(err)))
+            continue
         rows.append(
             {
                 "manifest": str(path),
@@ -176,4 +186,4 @@ def list_sets(root: str | Path) -> list[dict]:
                 "splits": st["splits"],
             }
         )
-    return rows
+    return rows, skipped
