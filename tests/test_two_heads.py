@@ -309,3 +309,9 @@ def test_caption_ask_chat_commands(tiny_lm, tmp_path):
     assert isinstance(r.exception, CheckpointError) and "recipes/two_heads.py" in str(r.exception)
     r = runner.invoke(app, ["ask", wav, "-q", "Is there speech?", *opts, "--device", "tpu"])
     assert isinstance(r.exception, ConfigError) and "'tpu'" in str(r.exception)
+    r = runner.invoke(app, ["ask", wav, "-q", "  ", *opts])
+    assert isinstance(r.exception, ConfigError) and "--question is empty" in str(r.exception)
+    r = subprocess.run(
+        [sys.executable, "-m", "almkit", "caption", "/no/such.wav", *opts], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "no usable input" in r.stderr and not r.stdout

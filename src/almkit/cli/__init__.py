@@ -29,11 +29,31 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def quiet_third_parties() -> None:
+    """No loading bars, advisories or deprecation warnings from the libraries almkit drives (``--verbose``
+    keeps them): almkit's own output is what a user reads."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read by transformers when it is imported
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        for module in ("transformers", "peft", "torch", "lightning", "faster_whisper", "ctranslate2"):
+            warnings.filterwarnings("ignore", category=category, module=module)
+    for name in ("lightning", "lightning.fabric", "lightning.pytorch", "faster_whisper"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", help="Keep the libraries' own progress bars and warnings."),
 ) -> None:
     """Audio-language models end to end: tag, search, caption and question audio; train and evaluate."""
+    if not verbose:
+        quiet_third_parties()
 
 
 for _module in (assets, towers, data, evaluate, score, heads, speech):

@@ -79,3 +79,14 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     for r in rows:
         out.add_row(*(escape(str(x)) for x in r))
     Console().print(out)
+
+
+def progress_over(items: list, description: str):
+    """``items``, with a progress bar on stderr when it is a terminal and there is more than one."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import track
+
+    quiet = len(items) <= 1 or not sys.stderr.isatty()
+    return track(items, description, disable=quiet, transient=True, console=Console(stderr=True))

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format, report_failures
+from almkit.cli._common import FORMAT, Format, progress_over, report_failures, require_usable
+from almkit.errors import ConfigError
 
 MODEL = Annotated[
     str,
@@ -74,10 +75,18 @@ def _answer(audio: list[str], instruction: str, decoding: dict, fmt: Format, que
     from almkit.architectures.two_heads.generator import decoding_options
     from almkit.tasks.inputs import expand_audio_inputs
 
+    if not instruction.strip():
+        raise ConfigError("--question is empty", hint='ask something, e.g. --question "Is there a dog?"')
     opts = decoding_options(decoding)
     paths = expand_audio_inputs(audio)
-    answers, failures = load_generator(**load).run(paths, [instruction] * len(paths), **opts)
-    _emit(answers, fmt, question)
+    generator = load_generator(**load)
+    answered, failures = [], []
+    for path in progress_over(paths, "answering"):  # one file at a time: printed as soon as it is answered
+        answers, failed = generator.run([path], [instruction], **opts)
+        _emit(answers, fmt, question)
+        answered += [a for a in answers if a is not None]
+        failures += failed
+    require_usable(answered, failures)
     report_failures(failures)
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format, report_failures, short_names, table
+from almkit.cli._common import FORMAT, Format, progress_over, report_failures, short_names, table
 from almkit.errors import AudioError, ConfigError
 
 
@@ -47,11 +46,7 @@ def transcribe(
     transcriber = WhisperTranscriber(model, language=None if language == "auto" else language, beam_size=beam_size)
     failures: list[tuple[str, str]] = []
     done: list[tuple[str, dict]] = []
-    from rich.console import Console
-    from rich.progress import track
-
-    quiet = len(paths) <= 1 or not sys.stderr.isatty()
-    for path in track(paths, "transcribing", disable=quiet, transient=True, console=Console(stderr=True)):
+    for path in progress_over(paths, "transcribing"):
         try:
             result = transcriber.transcribe(load_audio(path, transcriber.sample_rate))
         except AlmkitError as err:
