@@ -89,6 +89,9 @@ def test_protocol_locks(manifest, tmp_path):
         run_card(write_card(tmp_path, checkpoint_sha256="0" * 64), tmp_path / "a")
     with pytest.raises(ConfigError, match="sample_rate"):
         run_card(write_card(tmp_path, preprocessing={"sample_rate": 48000}), tmp_path / "b")
+    for task in ("captioning", "aqa"):  # generation cards check the hash too, before loading anything
+        with pytest.raises(ConfigError, match="differs from the card"):
+            run_card(write_card(tmp_path, task=task, checkpoint_sha256="0" * 64), tmp_path / task)
 
 
 def test_compare_and_probe_flags_a_model_that_ignores_the_audio(manifest, tmp_path):
@@ -175,6 +178,21 @@ def test_eval_commands(manifest, tmp_path):
         [*run, "compare", tmp_path / "a", tmp_path / "a", "--format", "json"], capture_output=True, text=True
     )
     assert json.loads(r.stdout.splitlines()[0])["diff"] == 0.0
+    locked = write_card(tmp_path, name="locked", checkpoint_sha256="0" * 64)
+    r = subprocess.run([*run, "--card", locked, "--out", tmp_path / "b"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--model PATH" in r.stderr
+    from almkit.architectures.two_towers.model import pretrained_path
+
+    other = pretrained_path("default")
+    r = subprocess.run(
+        [*run, "--card", locked, "--model", other, "--out", tmp_path / "b", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert results["card"]["overrides"] == {"model": ["default", "0" * 64]}
+    assert results["card"]["model"] == str(other) and len(results["checkpoint_sha256"]) == 64
     r = subprocess.run([*run, "cards"], capture_output=True, text=True)
     assert "esc50-zero-shot" in r.stdout and "clotho-retrieval" in r.stdout
     r = subprocess.run([*run, "--card", tmp_path / "missing.yaml"], capture_output=True, text=True)

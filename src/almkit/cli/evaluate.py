@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -47,6 +48,9 @@ def main(
     ctx: typer.Context,
     card: Annotated[str | None, typer.Option("--card", help="Card YAML, or a shipped card's name.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/eval/<card name>).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Evaluate this model folder instead of the card's (recorded).")
+    ] = None,
     fmt: FORMAT = Format.table,
 ) -> None:
     """Run CARD: inference, then scoring, into a run folder."""
@@ -59,6 +63,11 @@ def main(
     from almkit.evaluation.harness import run_card
 
     c = load_card(card)
+    if model is not None:  # same protocol, another model: the card's hash no longer applies
+        if not Path(model).is_dir() and model != "default":
+            raise ConfigError("model folder not found", source=model, hint="pass a folder with config.json")
+        typer.echo(f"model: {model} instead of the card's {c.model} (sha256 {c.checkpoint_sha256})", err=True)
+        c = replace(c, model=model, checkpoint_sha256=None, overrides={"model": [c.model, c.checkpoint_sha256]})
     run = run_card(c, out or Path("runs/eval") / c.name)
     _print_run(run.results, fmt)
     typer.echo(f"run folder: {run.folder}", err=True)

@@ -60,6 +60,7 @@ class Card:
     bootstrap: int = 1000
     seed: int = 0
     limit: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # what the command line changed: {field: [was, hash]}
     source: str = ""  # the card file, filled in by load_card
 
     def validate(self) -> Card:

@@ -65,8 +65,22 @@ def checkpoint_hash(model_name: str, task: str = "zero-shot") -> str:
     h = hashlib.sha256()
     for f in sorted(p for p in folder.iterdir() if p.suffix in (".json", ".safetensors") and p.name != "card.json"):
         h.update(f.name.encode())
-        h.update(f.read_bytes())
+        with f.open("rb") as fh:  # streamed: a 7B model is never read into memory at once
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
+
+
+def checked_hash(card: Card) -> str:
+    """The card's model's checkpoint hash; ConfigError when the card names another one."""
+    digest = checkpoint_hash(card.model, card.task)
+    if card.checkpoint_sha256 and card.checkpoint_sha256 != digest:
+        raise ConfigError(
+            f"checkpoint hash {digest} differs from the card's {card.checkpoint_sha256}",
+            source=card.source,
+            hint="evaluate the checkpoint the card was written for, or another model with --model PATH",
+        )
+    return digest
 
 
 def _clips(card: Card) -> list[Clip]:
@@ -122,24 +136,21 @@ def load_generator(name: str):
 
 def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
     """Stage 1: run the model named by the card; write predictions into ``folder``."""
+    digest = checked_hash(card)  # the protocol's checkpoint before anything else
     folder.mkdir(parents=True, exist_ok=True)
     clips = _clips(card)
     paths = [str(c.audio_path) for c in clips]
     used = audio_map(paths) if audio_map else paths
-    info: dict = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions()}
+    info: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "checkpoint_sha256": digest,
+    }
     t0 = time.perf_counter()
     if card.task in ("zero-shot", "retrieval"):
         from almkit import load_model
 
-        digest = checkpoint_hash(card.model)
-        if card.checkpoint_sha256 and card.checkpoint_sha256 != digest:
-            raise ConfigError(
-                f"checkpoint hash {digest} differs from the card's {card.checkpoint_sha256}",
-                source=card.source,
-                hint="evaluate the checkpoint the card was written for",
-            )
         model = load_model(card.model)
-        info["checkpoint_sha256"] = digest
         info["preprocessing"] = _check_preprocessing(card, model)
         emb, good, failures = model.embed_audio_files(used, progress=True)
         keep, j = [], 0
@@ -156,7 +167,6 @@ def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
             _infer_retrieval(model, clips, emb, folder)
     else:
         generator = load_generator(card.model)
-        info["checkpoint_sha256"] = checkpoint_hash(card.model, card.task)
         _infer_generation(card, generator, clips, used, folder)
         info["failures"] = []
     info["seconds"] = round(time.perf_counter() - t0, 3)
