@@ -210,3 +210,16 @@ def test_markdown_lists_unavailable_metrics_with_the_reason():
     text = markdown(results)
     assert "| cider_d | 0.5000 | [0.4000, 0.6000] |" in text
     assert "| spider | unavailable: SPICE needs the CoreNLP 3.6.0 jars | - |" in text
+
+
+def test_cards_refuse_aliases_and_huge_files(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]" for i in range(8)]
+    bomb.write_text("\n".join(lines) + "\nname: t\ntask: zero-shot\nmanifest: m.jsonl\n")
+    with pytest.raises(ConfigError, match="aliases"):
+        load_card(bomb)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: t\ntask: zero-shot\nmanifest: m.jsonl\n" + "# padding\n" * 10_000)
+    with pytest.raises(ConfigError, match="at most"):
+        load_card(huge)

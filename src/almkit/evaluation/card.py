@@ -103,6 +103,22 @@ def shipped_cards() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
+MAX_CARD_BYTES = 64 * 1024
+
+
+class _CardLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a card has no use for them, and nested aliases ("billion laughs") expand
+    into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(
+                f"aliases (*{event.anchor}) are not allowed in a card, line {event.start_mark.line + 1}"
+            )
+        return super().compose_node(parent, index)
+
+
 def load_card(path_or_name: str | Path) -> Card:
     """Read and validate a card file, or a shipped card by name."""
     path = Path(path_or_name)
@@ -114,9 +130,11 @@ def load_card(path_or_name: str | Path) -> Card:
             source=path_or_name,
             hint=f"give a YAML file or one of the shipped cards: {', '.join(shipped_cards())}",
         )
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise ConfigError(f"a card is at most {MAX_CARD_BYTES // 1024} KiB", source=path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_CardLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"not valid YAML ({err})", source=path) from None
     if not isinstance(raw, dict):
         raise ConfigError("a card is a YAML mapping of fields", source=path)
