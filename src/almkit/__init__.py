@@ -29,7 +29,7 @@ def load_model(name: str = "default", device: str | None = None):
     return _load(name, device=device)
 
 
-def load_generator(name: str = "default", device: str = "auto", batch_size: int = 16):
+def load_generator(name: str = "default", device: str = "auto", batch_size: int = 1):
     """Load a captioning / question-answering model (Two Heads, or a local Qwen2-Audio folder): ``caption(paths)``
     and ``ask(paths, questions)`` give one string per file; ``"default"`` is shipped with almkit."""
     from almkit.architectures.two_heads import load_generator as _load

@@ -31,7 +31,7 @@ def create_model(config: TwoHeadsConfig) -> TwoHeads:
     return TwoHeads(config)
 
 
-def load_generator(name: str = "default", batch_size: int = 16, device: str = "auto", dtype: str = "auto"):
+def load_generator(name: str = "default", batch_size: int = 1, device: str = "auto", dtype: str = "auto"):
     """A generator with ``caption(paths)``, ``ask(paths, questions)`` and ``run(...)``: ``default`` (shipped
     with almkit, trained by recipes/two_heads.py), a saved Two-Heads folder, or a local folder of a
     transformers audio-LM (Qwen2-Audio). ``device``: see ``almkit.device``; ``dtype``: the weights' type of a

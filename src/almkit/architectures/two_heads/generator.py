@@ -51,9 +51,13 @@ def strict_texts(answers: list[Answer | None], failures: list[tuple[str, str]]) 
 class TwoHeadsGenerator:
     """``caption(paths)`` and ``ask(paths, questions)`` (one string each, AudioError on a bad file), and
     ``run`` (answers with their windows, plus the failures) for batch commands that keep going. The LM runs
-    on ``device`` (see ``almkit.device``), in float32; the frozen ONNX encoder on the CPU."""
+    on ``device`` (see ``almkit.device``), in float32; the frozen ONNX encoder on the CPU.
 
-    def __init__(self, model: TwoHeads, batch_size: int = 16, device: str = "auto"):
+    ``batch_size`` windows are decoded together. The default, 1, makes every answer a function of its own
+    audio and question only; larger batches are faster on a GPU, but left padding changes the arithmetic
+    slightly, so a near-tie in greedy decoding can then go another way depending on the batch mates."""
+
+    def __init__(self, model: TwoHeads, batch_size: int = 1, device: str = "auto"):
         from almkit.device import resolve_device
 
         self.model = model.to(resolve_device(device))
