@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus"}
+from almkit.audio.io import AUDIO_SUFFIXES
 
 
 def expand_audio_inputs(items: Iterable[str | Path]) -> list[str]:

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from almkit.audio.io import AUDIO_SUFFIXES
 from almkit.errors import AlmkitError
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif")
 
 
 @dataclass
@@ -67,7 +66,7 @@ class AudioIndex:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for name in sorted(filenames):
-                if name.lower().endswith(AUDIO_EXTENSIONS):
+                if os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
                     p = Path(dirpath) / name
                     self._by_name.setdefault(name, []).append(p)
                     self._by_name.setdefault(p.stem, []).append(p)
