@@ -13,6 +13,7 @@ test: setup
 lint:
 	.venv/bin/ruff check src tests benchmarks recipes
 	.venv/bin/ruff format --check src tests benchmarks recipes
+	.venv/bin/lint-imports
 
 default-model: setup
 	.venv/bin/python recipes/default_model.py --install

@@ -35,11 +35,12 @@ from safetensors.torch import load_file
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
 from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
+from almkit.architectures.weights import load_trainable_state_dict
 from almkit.assets import sha256_file
 from almkit.data.manifest import QA, Clip, read_manifest
 from almkit.data.scenes.language import presence_question
 from almkit.data.suites import other_groups, presence_qa
-from almkit.training.checkpoint import load_checkpoint, load_trainable_state_dict
+from almkit.training.checkpoint import load_checkpoint
 from almkit.training.engine import TrainConfig, fit
 from almkit.training.instructions import clip_examples, length_batches, silence_clips
 

@@ -14,9 +14,9 @@ import torch
 from torch.utils.data import Dataset
 
 from almkit.architectures.two_towers import TwoTowers, TwoTowersConfig, create_model, load_model
+from almkit.encoders.cache import audio_features, text_features
 from almkit.errors import ConfigError
 from almkit.training.engine import TrainConfig, TrainResult, fit
-from almkit.training.features import audio_features, text_features
 
 LABEL_TEMPLATES = ("the sound of a {}", "{}", "a recording of a {}", "a {} can be heard", "the sound of {}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from almkit.training.features import cache_key
+from almkit.encoders.cache import cache_key
 
 
 def _file_keys(paths: Sequence[str | Path], *parts: object) -> dict[str, str]:

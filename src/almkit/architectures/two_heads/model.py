@@ -13,8 +13,8 @@ from torch import nn
 
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
+from almkit.architectures.weights import load_trainable_state_dict, trainable_state_dict
 from almkit.errors import CheckpointError
-from almkit.training.checkpoint import load_trainable_state_dict, trainable_state_dict
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
 IGNORE = -100

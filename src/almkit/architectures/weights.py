@@ -1,0 +1,36 @@
+"""The trainable part of a model's weights: what training changes, what checkpoints and model folders keep
+(frozen towers and LMs come from the asset cache and are never copied)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from almkit.errors import CheckpointError
+
+
+def trainable_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters that require gradients: what training changes and a checkpoint must keep."""
+    return {name: p.detach().cpu().contiguous() for name, p in module.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Copy ``state`` into the trainable parameters, failing on missing, unexpected or mis-shaped keys."""
+    params = {name: p for name, p in module.named_parameters() if p.requires_grad}
+    missing = sorted(set(params) - set(state))
+    unexpected = sorted(set(state) - set(params))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint does not match the model: missing keys {missing[:5]}, unexpected keys {unexpected[:5]}",
+            source=source,
+            hint="resume with the same model configuration, or start a new output folder",
+        )
+    with torch.no_grad():
+        for name, p in params.items():
+            if p.shape != state[name].shape:
+                raise CheckpointError(
+                    f"shape of {name} is {tuple(state[name].shape)}, the model expects {tuple(p.shape)}",
+                    source=source,
+                )
+            p.copy_(state[name])
