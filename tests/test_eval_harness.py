@@ -223,3 +223,62 @@ def test_cards_refuse_aliases_and_huge_files(tmp_path):
     huge.write_text("name: t\ntask: zero-shot\nmanifest: m.jsonl\n" + "# padding\n" * 10_000)
     with pytest.raises(ConfigError, match="at most"):
         load_card(huge)
+
+
+def test_a_new_task_plugs_in_with_its_module_and_one_registry_line(manifest, tmp_path, monkeypatch):
+    """A leave-one-out nearest-neighbour task, declared here: the card, harness, probe and compare take it
+    from the registry (no evaluation file changes)."""
+    import numpy as np
+
+    from almkit.metrics import MetricResult
+    from almkit.tasks import TASKS, Task
+    from almkit.tasks.base import embed_clips, read_jsonl, write_jsonl
+
+    class NearestNeighbour(Task):
+        name = "nearest-neighbour"
+        architecture = "Two-Towers"
+        metrics = default_metrics = ("accuracy",)
+        primary = "accuracy"
+
+        def usable(self, clip):
+            return bool(clip.label)
+
+        def infer(self, card, model, clips, paths, folder):
+            emb, clips, failures = embed_clips(model, clips, paths)
+            sim = emb @ emb.T - 2 * np.eye(len(emb))  # never the clip itself
+            nearest = [clips[int(j)].label for j in sim.argmax(1)]
+            rows = [{"id": c.id, "target": c.label, "prediction": p} for c, p in zip(clips, nearest, strict=True)]
+            write_jsonl(folder / "predictions.jsonl", rows)
+            return failures
+
+        def score(self, card, folder):
+            hits = np.array([p["target"] == p["prediction"] for p in read_jsonl(folder / "predictions.jsonl")], float)
+            return MetricResult({"accuracy": float(hits.mean())}, {"accuracy": hits}), {}
+
+    monkeypatch.setitem(TASKS, "nearest-neighbour", NearestNeighbour())
+    shutil.copy(manifest, tmp_path / "m.jsonl")
+    card = load_card(write_card(tmp_path, name="nn", task="nearest-neighbour"))
+    assert card.metrics == ["accuracy"]
+    scores = run_card(card, tmp_path / "run").results["scores"]
+    assert scores["accuracy"]["value"] > 0.5 and scores["accuracy"]["ci95"] is not None
+    assert probe(card, tmp_path / "probe")["metric"] == "accuracy"
+    with pytest.raises(ConfigError, match="not metrics of nearest-neighbour"):
+        load_card(write_card(tmp_path, name="nn2", task="nearest-neighbour", metrics=["top1"]))
+
+
+def test_metric_directions_and_compare_names_the_better_run(manifest, tmp_path):
+    from almkit.metrics.functional import higher_is_better
+
+    assert higher_is_better("top1") and higher_is_better("t2a_R@10") and higher_is_better("accuracy/count")
+    assert not higher_is_better("t2a_median_rank") and not higher_is_better("wer")
+    shutil.copy(manifest, tmp_path / "m.jsonl")
+    card = write_card(tmp_path, task="retrieval")
+    run_card(card, tmp_path / "a")
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    results["scores"]["t2a_median_rank"]["value"] += 1  # B ranks worse: A is better on a lower-is-better metric
+    results["scores"]["t2a_R@1"]["value"] += 0.1  # B is better on a higher-is-better metric
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b" / "results.json").write_text(json.dumps(results))
+    rows = {r["metric"]: r for r in compare_runs(tmp_path / "a", tmp_path / "b")}
+    assert rows["t2a_median_rank"]["better"] == "A" and rows["t2a_R@1"]["better"] == "B"
+    assert rows["t2a_R@5"]["better"] == "="

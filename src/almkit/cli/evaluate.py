@@ -142,9 +142,11 @@ def compare(run_a: Path, run_b: Path, fmt: FORMAT = Format.table) -> None:
     def ci(c):
         return f"[{c[0]:+.4f}, {c[1]:+.4f}]" if c else "-"
 
-    typer.echo("| metric | A | B | B - A | 95% CI of B - A |\n|---|---|---|---|---|")
+    typer.echo(f"A = {run_a}\nB = {run_b}\n")
+    typer.echo("| metric | A | B | B - A | 95% CI of B - A | better |\n|---|---|---|---|---|---|")
     for r in rows:
-        typer.echo(f"| {r['metric']} | {r['a']:.4f} | {r['b']:.4f} | {r['diff']:+.4f} | {ci(r['diff_ci95'])} |")
+        values = f"{r['a']:.4f} | {r['b']:.4f} | {r['diff']:+.4f} | {ci(r['diff_ci95'])}"
+        typer.echo(f"| {r['metric']} | {values} | {r['better']} |")
 
 
 @eval_app.command("probe")

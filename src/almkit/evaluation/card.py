@@ -21,25 +21,8 @@ from typing import Any
 import yaml
 
 from almkit.errors import ConfigError
+from almkit.tasks import TASKS
 
-TASKS = ("zero-shot", "retrieval", "captioning", "aqa")
-DEFAULT_METRICS = {
-    "zero-shot": ["top1", "top5"],
-    "retrieval": [
-        "t2a_R@1",
-        "t2a_R@5",
-        "t2a_R@10",
-        "t2a_mAP@10",
-        "t2a_median_rank",
-        "a2t_R@1",
-        "a2t_R@5",
-        "a2t_R@10",
-        "a2t_mAP@10",
-        "a2t_median_rank",
-    ],
-    "captioning": ["bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spice", "spider", "sbert_sim"],
-    "aqa": ["accuracy"],
-}
 PARSERS = ("normalized-exact-match-v1",)
 
 
@@ -70,7 +53,7 @@ class Card:
             raise ConfigError(f"card field '{name}': {why}", source=where)
 
         if self.task not in TASKS:
-            bad("task", f"{self.task!r} is not one of {TASKS}")
+            bad("task", f"{self.task!r} is not one of {tuple(TASKS)}")
         if not self.manifest:
             bad("manifest", "is required")
         if self.task == "zero-shot" and "{}" not in self.prompt:
@@ -83,8 +66,11 @@ class Card:
             bad("limit", "must be >= 1")
         if self.checkpoint_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.checkpoint_sha256):
             bad("checkpoint_sha256", "must be 64 lower-case hex digits")
+        task = TASKS[self.task]
         if not self.metrics:
-            self.metrics = list(DEFAULT_METRICS[self.task])
+            self.metrics = list(task.default_metrics)
+        if unknown := sorted(set(self.metrics) - set(task.metrics)):
+            bad("metrics", f"{unknown} are not metrics of {self.task} (known: {', '.join(task.metrics)})")
         return self
 
     def manifest_path(self) -> Path:

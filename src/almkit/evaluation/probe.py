@@ -3,7 +3,7 @@
 The card is run three times: on the real audio, with every clip replaced by silence of the same length, and
 with the audio shuffled across items (a fixed seeded permutation). A model (or a harness) that ignores the
 audio scores the same in all three; almkit flags it when the probe's score is not below the lower end of the
-real run's 95 % confidence interval.
+real run's 95 % confidence interval (above it, for a lower-is-better metric).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import soundfile as sf
 from almkit.audio.io import audio_info
 from almkit.evaluation.card import Card, load_card
 from almkit.evaluation.harness import run_card
-
-PRIMARY = {"zero-shot": "top1", "retrieval": "t2a_R@10", "captioning": "cider_d", "aqa": "accuracy"}
+from almkit.metrics.functional import higher_is_better
+from almkit.tasks import get_task
 
 
 def _silence(tmp: Path):
@@ -51,13 +51,16 @@ def probe(card: Card | str | Path, folder: str | Path) -> dict:
     """Run the three variants under ``folder``; returns the primary metric of each and the verdict."""
     card = card if isinstance(card, Card) else load_card(card)
     folder = Path(folder)
-    metric = PRIMARY[card.task]
+    metric = get_task(card.task).primary
     out = {"metric": metric}
     real = run_card(card, folder / "real").results["scores"][metric]
     out["real"] = real
     with tempfile.TemporaryDirectory() as tmp:
         for name, audio_map in (("silence", _silence(Path(tmp))), ("shuffled", _shuffled(card.seed))):
             out[name] = run_card(card, folder / name, audio_map).results["scores"][metric]
-    lower = real["ci95"][0] if real["ci95"] else real["value"]
-    out["ignores_audio"] = any(out[v]["value"] >= lower for v in ("silence", "shuffled"))
+    low, high = real["ci95"] or (real["value"], real["value"])
+    if higher_is_better(metric):  # a probe score that is not worse than the real run's interval
+        out["ignores_audio"] = any(out[v]["value"] >= low for v in ("silence", "shuffled"))
+    else:
+        out["ignores_audio"] = any(out[v]["value"] <= high for v in ("silence", "shuffled"))
     return out

@@ -7,7 +7,7 @@ Captioning metrics (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE, SPIDEr, sbert_sim) li
 from almkit.metrics.functional.aqa import aqa_accuracy, normalize_answer
 from almkit.metrics.functional.asr import wer
 from almkit.metrics.functional.classification import d_prime, multilabel_metrics, target_ranks, topk_accuracy
-from almkit.metrics.functional.result import MetricResult
+from almkit.metrics.functional.result import MetricResult, higher_is_better
 from almkit.metrics.functional.retrieval import retrieval_metrics
 from almkit.metrics.functional.sed import psds1, sed_f1
 from almkit.metrics.functional.separation import separation_metrics, si_sdr
@@ -16,6 +16,7 @@ __all__ = [
     "MetricResult",
     "aqa_accuracy",
     "d_prime",
+    "higher_is_better",
     "multilabel_metrics",
     "normalize_answer",
     "psds1",

@@ -18,3 +18,13 @@ class MetricResult:
 
     def __getitem__(self, name: str) -> float:
         return self.corpus[name]
+
+
+#: metric-name endings for which a smaller value is better (ranks, error rates)
+LOWER_IS_BETTER = ("_rank", "wer", "cer", "error_rate")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is better (accuracies, recalls, CIDEr, SI-SDR...) or a smaller
+    one (median and mean ranks, error rates)."""
+    return not metric.split("/")[0].endswith(LOWER_IS_BETTER)
