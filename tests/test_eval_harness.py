@@ -243,8 +243,8 @@ def test_a_new_task_plugs_in_with_its_module_and_one_registry_line(manifest, tmp
         def usable(self, clip):
             return bool(clip.label)
 
-        def infer(self, card, model, clips, paths, folder):
-            emb, clips, failures = embed_clips(model, clips, paths)
+        def infer(self, card, model, clips, audio, folder):
+            emb, clips, failures = embed_clips(model, clips, audio)
             sim = emb @ emb.T - 2 * np.eye(len(emb))  # never the clip itself
             nearest = [clips[int(j)].label for j in sim.argmax(1)]
             rows = [{"id": c.id, "target": c.label, "prediction": p} for c, p in zip(clips, nearest, strict=True)]
@@ -282,3 +282,27 @@ def test_metric_directions_and_compare_names_the_better_run(manifest, tmp_path):
     rows = {r["metric"]: r for r in compare_runs(tmp_path / "a", tmp_path / "b")}
     assert rows["t2a_median_rank"]["better"] == "A" and rows["t2a_R@1"]["better"] == "B"
     assert rows["t2a_R@5"]["better"] == "="
+
+
+def test_clips_that_are_segments_of_a_file_are_scored_on_their_segment(tmp_path):
+    """Speech then a bell in one file; two manifest clips name the two segments (offset / duration)."""
+    import numpy as np
+    import soundfile as sf
+
+    from almkit.audio.io import load_audio
+
+    speech, bell = load_audio(FSDD / "3_theo_1.wav", 16000), load_audio(SOUNDS / "bell.oga", 16000)
+    sf.write(tmp_path / "both.wav", np.concatenate([speech, bell]), 16000)
+    split = len(speech) / 16000
+    rows = [
+        {"audio": "both.wav", "duration": split, "label": "speech", "split": "test", "captions": ["speech"]},
+        {"audio": "both.wav", "offset": split, "label": "bell", "split": "test"},
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    card = write_card(tmp_path, name="segments", labels=["speech", "bell", "dog"], bootstrap=0)
+    run = run_card(card, tmp_path / "run")
+    preds = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert [(p["target"], p["prediction"]) for p in preds] == [("speech", "speech"), ("bell", "bell")]
+    assert run.results["scores"]["top1"]["value"] == 1.0
+    with pytest.raises(ConfigError, match="segments"):  # captioning runs on whole files: said, not ignored
+        run_card(write_card(tmp_path, name="cap", task="captioning"), tmp_path / "cap")

@@ -29,28 +29,48 @@ def _load(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path)) if path.is_file() else {}
 
 
+def segment_name(path: str, offset: float = 0.0, duration: float | None = None) -> str:
+    """``path``, or ``path@offset+duration`` for a manifest clip that is a segment of its file."""
+    if not offset and duration is None:
+        return path
+    return f"{path}@{offset:g}" + (f"+{duration:g}" if duration is not None else "")
+
+
 def audio_features(
-    encoder, spec: str, paths: Sequence[str | Path], cache_file: Path, batch_size: int = 32
+    encoder,
+    spec: str,
+    paths: Sequence[str | Path],
+    cache_file: Path,
+    batch_size: int = 32,
+    segments: Sequence[tuple[float, float | None]] | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[tuple[str, str]]]:
-    """Pooled tower outputs for ``paths``: ``({path: feature}, failures)``; computes only what is not cached."""
+    """Pooled tower outputs for ``paths`` (or their ``(offset, duration)`` segments):
+    ``({segment_name: feature}, failures)``; computes only what is not cached."""
     from almkit.encoders.embed import embed_files
 
     cache = _load(cache_file)
-    keys = {}
-    for p in dict.fromkeys(str(p) for p in paths):
+    spans = list(segments) if segments is not None else [(0.0, None)] * len(paths)
+    keys, todo = {}, []
+    for p, span in dict.fromkeys(zip((str(p) for p in paths), spans, strict=True)):
         st = os.stat(p) if os.path.exists(p) else None
-        keys[p] = cache_key(spec, p, st.st_size if st else -1, st.st_mtime_ns if st else -1)
-    todo = [p for p, k in keys.items() if k not in cache]
+        name = segment_name(p, *span)
+        keys[name] = cache_key(spec, name, st.st_size if st else -1, st.st_mtime_ns if st else -1)
+        if keys[name] not in cache:
+            todo.append((p, span, name))
     failures: list[tuple[str, str]] = []
     if todo:
-        result = embed_files(encoder, todo, batch_size=batch_size, progress=True)
+        result = embed_files(
+            encoder, [p for p, _, _ in todo], batch_size=batch_size, progress=True, segments=[s for _, s, _ in todo]
+        )
         emb = np.asarray(result.embeddings, dtype=np.float32).reshape(len(result.paths), -1)
+        names = iter(todo)
         for p, e in zip(result.paths, emb, strict=True):
-            cache[keys[str(p)]] = torch.from_numpy(e.copy())
+            name = next(n for q, _, n in names if q == str(p))  # good files come back in input order
+            cache[keys[name]] = torch.from_numpy(e.copy())
         failures = [(str(p), m) for p, m in result.failures]
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         save_file(cache, str(cache_file))
-    return {p: cache[k] for p, k in keys.items() if k in cache}, failures
+    return {n: cache[k] for n, k in keys.items() if k in cache}, failures
 
 
 @torch.no_grad()

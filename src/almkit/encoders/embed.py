@@ -117,11 +117,13 @@ def embed_files(
     batch_size: int = 32,
     pool: bool = True,
     progress: bool = True,
+    segments: Sequence[tuple[float, float | None]] | None = None,
 ) -> EmbedResult:
     """Embed files, streaming: bad files are collected in ``failures`` (path, message) and skipped.
 
-    Every file is embedded whole (all of its chunks); with ``pool=False`` each good file gives its chunk
-    sequence ``[n_chunks, D]`` (the frames a Two Heads model reads).
+    Every file (or its ``(offset, duration)`` segment, one per path, from a manifest) is embedded whole: all of
+    its chunks; with ``pool=False`` each good file gives its chunk sequence ``[n_chunks, D]`` (the frames a Two
+    Heads model reads).
     """
     from rich.progress import Progress
 
@@ -131,9 +133,13 @@ def embed_files(
         task = bar.add_task(f"embedding with {encoder.name}", total=len(paths))
 
         def good_files():
-            for path, rows in _prefetch(
-                [str(p) for p in paths], lambda p: _prepare(encoder, load_audio(p, encoder.sample_rate))
-            ):
+            spans = list(segments) if segments is not None else [(0.0, None)] * len(paths)
+
+            def prepare(item):
+                path, (offset, duration) = item
+                return _prepare(encoder, load_audio(path, encoder.sample_rate, offset, duration))
+
+            for (path, _), rows in _prefetch(list(zip([str(p) for p in paths], spans, strict=True)), prepare):
                 bar.advance(task)
                 if isinstance(rows, AudioError):
                     result.failures.append((path, f"{rows.what} ({rows.hint})" if rows.hint else rows.what))

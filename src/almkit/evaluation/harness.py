@@ -27,8 +27,9 @@ from almkit.errors import ConfigError
 from almkit.evaluation.card import Card, load_card
 from almkit.evaluation.stats import bootstrap_ci
 from almkit.tasks import get_task
+from almkit.tasks.base import Audio, clip_audio
 
-AudioMap = Callable[[list[str]], list[str]]  # replaces the audio of every item (used by the input-use probe)
+AudioMap = Callable[[list[Audio]], list[Audio]]  # replaces the audio of every item (the input-use probe)
 
 
 @dataclass
@@ -134,8 +135,8 @@ def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
     digest = checked_hash(card)  # the protocol's checkpoint before anything else
     folder.mkdir(parents=True, exist_ok=True)
     clips = _clips(card)
-    paths = [str(c.audio_path) for c in clips]
-    used = audio_map(paths) if audio_map else paths
+    audio = [clip_audio(c) for c in clips]
+    used = audio_map(audio) if audio_map else audio
     info: dict = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions(),

@@ -19,30 +19,31 @@ from almkit.evaluation.card import Card, load_card
 from almkit.evaluation.harness import run_card
 from almkit.metrics.functional import higher_is_better
 from almkit.tasks import get_task
+from almkit.tasks.base import Audio
 
 
 def _silence(tmp: Path):
-    def audio_map(paths: list[str]) -> list[str]:
+    def audio_map(audio: list[Audio]) -> list[Audio]:
         out = []
-        for i, p in enumerate(paths):
+        for i, (p, offset, duration) in enumerate(audio):
             try:
                 info = audio_info(p)
                 frames, sr = info.frames, info.sample_rate
             except Exception:  # a bad file stays bad: the harness reports it
-                out.append(p)
+                out.append((p, offset, duration))
                 continue
             target = tmp / f"silence-{i:06d}.wav"
             sf.write(target, np.zeros(frames, np.float32), sr, subtype="PCM_16")
-            out.append(str(target))
+            out.append((str(target), offset, duration))  # the same segment of a silent file
         return out
 
     return audio_map
 
 
 def _shuffled(seed: int):
-    def audio_map(paths: list[str]) -> list[str]:
-        order = np.random.default_rng(seed).permutation(len(paths))
-        return [paths[i] for i in order]
+    def audio_map(audio: list[Audio]) -> list[Audio]:
+        order = np.random.default_rng(seed).permutation(len(audio))
+        return [audio[i] for i in order]
 
     return audio_map
 

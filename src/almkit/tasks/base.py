@@ -16,13 +16,30 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from almkit.data.manifest import Clip
+from almkit.errors import ConfigError
 from almkit.metrics.functional import MetricResult
+
+Audio = tuple[str, float, float | None]  # a file, or the (offset, duration) segment of it a manifest clip names
+
+
+def clip_audio(clip: Clip) -> Audio:
+    return str(clip.audio_path), clip.offset, clip.duration
+
+
+def whole_files(task: str, audio: list[Audio]) -> list[str]:
+    """The paths of ``audio``; ConfigError if a clip is a segment (generation runs on whole files for now)."""
+    if any(offset or duration is not None for _, offset, duration in audio):
+        raise ConfigError(
+            f"{task} runs on whole files, and the manifest's clips are segments (offset/duration)",
+            hint="cut the segments into files first",
+        )
+    return [path for path, _, _ in audio]
 
 
 class Embedder(Protocol):
     """What embedding tasks need of a model (Two Towers): joint-space audio and text embeddings, and logits."""
 
-    def embed_audio_files(self, paths: list[str], batch_size: int = 32, progress: bool = False): ...
+    def embed_audio_files(self, paths: list[str], batch_size: int = 32, progress: bool = False, segments=None): ...
 
     def embed_text(self, texts: list[str]) -> np.ndarray: ...
 
@@ -50,9 +67,9 @@ class Task:
         """Whether ``clip`` carries what this task scores against."""
         raise NotImplementedError
 
-    def infer(self, card, model, clips: list[Clip], paths: list[str], folder: Path) -> list[tuple[str, str]]:
-        """Run ``model`` on ``paths`` (one per clip; the probe may swap the audio) and write ``predictions.jsonl``
-        and any score matrices into ``folder``; returns the failed files."""
+    def infer(self, card, model, clips: list[Clip], audio: list[Audio], folder: Path) -> list[tuple[str, str]]:
+        """Run ``model`` on ``audio`` (one ``(path, offset, duration)`` per clip; the input-use probe swaps it)
+        and write ``predictions.jsonl`` and any score matrices into ``folder``; returns the failed files."""
         raise NotImplementedError
 
     def score(self, card, folder: Path) -> tuple[MetricResult, dict[str, Any]]:
@@ -73,9 +90,12 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def embed_clips(model: Embedder, clips: list[Clip], paths: list[str]):
-    """``(embeddings, the clips whose audio decoded, failures)``; ``paths`` may repeat (shuffled audio)."""
-    emb, good, failures = model.embed_audio_files(paths, progress=True)
+def embed_clips(model: Embedder, clips: list[Clip], audio: list[Audio]):
+    """``(embeddings, the clips whose audio decoded, failures)``; ``audio`` may repeat (shuffled audio), and
+    a segment is embedded on its own."""
+    paths = [path for path, _, _ in audio]
+    segments = [(offset, duration) for _, offset, duration in audio]
+    emb, good, failures = model.embed_audio_files(paths, progress=True, segments=segments)
     keep, j = [], 0
     for p in good:  # indices of the files that decoded, in order (duplicates allowed)
         while paths[j] != p:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from almkit.metrics.functional.captioning import METRICS, captioning_metrics
-from almkit.tasks.base import Task, read_jsonl, write_jsonl
+from almkit.tasks.base import Task, read_jsonl, whole_files, write_jsonl
 
 
 class Captioning(Task):
@@ -18,7 +18,8 @@ class Captioning(Task):
     def usable(self, clip) -> bool:
         return bool(clip.captions)
 
-    def infer(self, card, model, clips, paths, folder: Path):
+    def infer(self, card, model, clips, audio, folder: Path):
+        paths = whole_files(self.name, audio)
         outputs = model.caption(paths, **card.decoding)
         rows = (
             {"id": c.id, "audio": p, "prediction": o, "references": c.captions}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from almkit.metrics.functional import aqa_accuracy
-from almkit.tasks.base import Task, read_jsonl, write_jsonl
+from almkit.tasks.base import Task, read_jsonl, whole_files, write_jsonl
 
 
 class QuestionAnswering(Task):
@@ -18,7 +18,8 @@ class QuestionAnswering(Task):
     def usable(self, clip) -> bool:
         return bool(clip.qa)
 
-    def infer(self, card, model, clips, paths, folder: Path):
+    def infer(self, card, model, clips, audio, folder: Path):
+        paths = whole_files(self.name, audio)
         items = [(c, p, qa) for c, p in zip(clips, paths, strict=True) for qa in c.qa]
         outputs = model.ask([p for _, p, _ in items], [qa.question for *_, qa in items], **card.decoding)
         rows = (

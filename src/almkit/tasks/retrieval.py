@@ -38,8 +38,8 @@ class Retrieval(Task):
     def usable(self, clip) -> bool:
         return bool(clip.captions)
 
-    def infer(self, card, model, clips, paths, folder: Path):
-        emb, clips, failures = embed_clips(model, clips, paths)
+    def infer(self, card, model, clips, audio, folder: Path):
+        emb, clips, failures = embed_clips(model, clips, audio)
         captions = [(i, cap) for i, c in enumerate(clips) for cap in c.captions]
         text = model.embed_text([cap for _, cap in captions])
         np.save(folder / "similarity.npy", (text @ emb.T).astype(np.float32))

@@ -21,10 +21,10 @@ class ZeroShot(Task):
     def usable(self, clip) -> bool:
         return bool(clip.label)
 
-    def infer(self, card, model, clips, paths, folder: Path):
+    def infer(self, card, model, clips, audio, folder: Path):
         import torch
 
-        emb, clips, failures = embed_clips(model, clips, paths)
+        emb, clips, failures = embed_clips(model, clips, audio)
         labels = card.labels or sorted({c.label for c in clips})
         unknown = sorted({c.label for c in clips} - set(labels))
         if unknown:

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from almkit.architectures.two_towers import TwoTowers, TwoTowersConfig, create_model, load_model
-from almkit.encoders.cache import audio_features, text_features
+from almkit.encoders.cache import audio_features, segment_name, text_features
 from almkit.errors import ConfigError
 from almkit.training.engine import TrainConfig, TrainResult, fit
 
@@ -46,10 +46,11 @@ class PairDataset(Dataset):
         return {"audio": audio, "text": self.text.get(caption, caption), "pair_ids": clip}
 
 
-def _random_crop(path: str, sample_rate: int, length: int) -> torch.Tensor:
+def _random_crop(clip: tuple[str, tuple[float, float | None]], sample_rate: int, length: int) -> torch.Tensor:
     from almkit.audio.io import load_audio
 
-    wave = torch.from_numpy(load_audio(path, sample_rate))
+    path, (offset, duration) = clip
+    wave = torch.from_numpy(load_audio(path, sample_rate, offset, duration))
     if wave.numel() <= length:
         return torch.nn.functional.pad(wave, (0, length - wave.numel()))
     start = int(torch.randint(0, wave.numel() - length + 1, ()))
@@ -80,18 +81,20 @@ def train_two_towers(
     out = Path(train.out_dir)
 
     paths = [str(c.audio_path) for c in clips]
+    spans = [(c.offset, c.duration) for c in clips]  # a manifest clip may be a segment of its file
     failures: list[tuple[str, str]] = []
     if cfg.freeze_audio:
         feats, failures = audio_features(
-            model.audio_encoder, cfg.audio_encoder, paths, out / "cache" / "audio.safetensors"
+            model.audio_encoder, cfg.audio_encoder, paths, out / "cache" / "audio.safetensors", segments=spans
         )
-        keep = [i for i, p in enumerate(paths) if p in feats]
-        clips, audio = [clips[i] for i in keep], [feats[paths[i]] for i in keep]
+        names = [segment_name(p, *s) for p, s in zip(paths, spans, strict=True)]
+        keep = [i for i, n in enumerate(names) if n in feats]
+        clips, audio = [clips[i] for i in keep], [feats[names[i]] for i in keep]
         crop = None
     else:
         enc = model.audio_encoder
         audio, crop = (
-            paths,
+            list(zip(paths, spans, strict=True)),
             (enc.sample_rate, crop_windows * int(round(enc.policy.window_s * enc.sample_rate))),
         )
 

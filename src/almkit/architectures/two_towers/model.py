@@ -178,12 +178,21 @@ class TwoTowers(nn.Module):
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.embed_dim), np.float32)
 
     @torch.no_grad()
-    def embed_audio_files(self, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = False):
-        """Embed files, skipping bad ones: returns ``(embeddings [N_good, D], good_paths, failures)``."""
+    def embed_audio_files(
+        self,
+        paths: Sequence[str | Path],
+        batch_size: int = 32,
+        progress: bool = False,
+        segments: Sequence[tuple[float, float | None]] | None = None,
+    ):
+        """Embed files (or their ``(offset, duration)`` segments), skipping bad ones: returns ``(embeddings
+        [N_good, D], good_paths, failures)``."""
         from almkit.encoders.embed import embed_files
 
         self.eval()
-        result = embed_files(self.audio_encoder, list(paths), batch_size=batch_size, progress=progress)
+        result = embed_files(
+            self.audio_encoder, list(paths), batch_size=batch_size, progress=progress, segments=segments
+        )
         feats = torch.as_tensor(np.asarray(result.embeddings, dtype=np.float32)).reshape(
             len(result.paths), self.config.audio_dim
         )
