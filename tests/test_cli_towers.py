@@ -269,3 +269,13 @@ def test_a_model_of_the_other_architecture_is_named(drums):
     assert r.returncode == 2 and "this is a Two-Towers model" in r.stderr and "classify" in r.stderr
     r = almkit("classify", clip, "--labels", "a,b", "--model", two_heads_folder())
     assert r.returncode == 2 and "this is a Two-Heads model" in r.stderr and "caption" in r.stderr
+
+
+def test_labels_file_keeps_commas_and_device_is_an_option(drums, tmp_path):
+    (tmp_path / "labels.txt").write_text("kick drum, low\nsnare drum\n\n")
+    clip = next(drums.glob("00.*"))
+    r = almkit("classify", clip, "--labels-file", tmp_path / "labels.txt", "--format", "json", "--device", "cpu")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {label for label, _ in json.loads(r.stdout)["top"]} == {"kick drum, low", "snare drum"}
+    r = almkit("classify", clip, "--labels", "a,b", "--labels-file", tmp_path / "labels.txt")
+    assert r.returncode == 2 and "either --labels or --labels-file" in r.stderr

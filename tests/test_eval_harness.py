@@ -195,6 +195,9 @@ def test_eval_commands(manifest, tmp_path):
     assert results["card"]["model"] == str(other) and len(results["checkpoint_sha256"]) == 64
     r = subprocess.run([*run, "cards"], capture_output=True, text=True)
     assert "esc50-zero-shot" in r.stdout and "clotho-retrieval" in r.stdout
+    r = subprocess.run([*run, "cards", "--format", "json"], capture_output=True, text=True)
+    rows = {row["card"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert rows["esc50-zero-shot"]["task"] == "zero-shot" and isinstance(rows["drums"]["data_present"], bool)
     r = subprocess.run([*run, "--card", tmp_path / "missing.yaml"], capture_output=True, text=True)
     assert r.returncode == 2 and "card not found" in r.stderr
 

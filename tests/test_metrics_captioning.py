@@ -190,3 +190,22 @@ def test_score_captions_command(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({k: v for k, v in REFS.items() if k != "c1"}))
     r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
     assert r.returncode == 2 and "ids differ" in r.stderr and "c1" in r.stderr
+
+
+def test_score_captions_takes_aac_metrics_lists_and_gives_intervals(tmp_path):
+    ids = sorted(CANDS)
+    (tmp_path / "c.json").write_text(json.dumps([CANDS[i] for i in ids]))  # aac-metrics: candidates, mult_references
+    (tmp_path / "r.json").write_text(json.dumps([REFS[i] for i in ids]))
+    cmd = ["score", "captions", "--candidates", tmp_path / "c.json", "--references", tmp_path / "r.json"]
+    r = subprocess.run(
+        [sys.executable, "-m", "almkit", *map(str, cmd), "--metrics", "bleu_4,cider_d", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    low, high = out["ci95"]["cider_d"]
+    assert low <= out["scores"]["cider_d"] <= high and "bleu_4" not in out["ci95"]  # BLEU pools counts
+    (tmp_path / "c.json").write_text("{}")
+    r = subprocess.run([sys.executable, "-m", "almkit", *map(str, cmd)], capture_output=True, text=True)
+    assert r.returncode == 2 and "holds no captions" in r.stderr and "Traceback" not in r.stderr

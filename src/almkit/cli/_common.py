@@ -18,6 +18,7 @@ class Format(StrEnum):
 
 
 FORMAT = Annotated[Format, typer.Option("--format", help="table (human) or json (one object per line).")]
+DEVICE = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")]
 
 
 def report_failures(failures: list[tuple[str, str]], usable: int | None = None) -> None:

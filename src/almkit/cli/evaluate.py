@@ -173,13 +173,17 @@ def probe(
 
 
 @eval_app.command("cards")
-def cards() -> None:
-    """List the shipped cards."""
+def cards(fmt: FORMAT = Format.table) -> None:
+    """List the shipped cards, and whether each one's data is present here."""
     from almkit.evaluation.card import load_card, shipped_cards
 
     for name, path in shipped_cards().items():
         c = load_card(path)
-        typer.echo(f"{name:28s} {c.task:11s} {c.manifest}")
+        row = {"card": name, "task": c.task, "manifest": c.manifest, "data_present": c.manifest_path().is_file()}
+        if fmt == "json":
+            print(json.dumps(row))
+        else:
+            typer.echo(f"{name:28s} {c.task:11s} {'present' if row['data_present'] else 'missing':8s} {c.manifest}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format, progress_over, report_failures, require_usable
+from almkit.cli._common import DEVICE, FORMAT, Format, progress_over, report_failures, require_usable
 from almkit.errors import ConfigError
 
 MODEL = Annotated[
@@ -17,7 +17,6 @@ MODEL = Annotated[
 ]
 DECODING = Annotated[str, typer.Option("--decoding", help="greedy, beam or sample (seeded).")]
 MAX_TOKENS = Annotated[int, typer.Option("--max-new-tokens", min=1)]
-DEVICE = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")]
 DTYPE = Annotated[
     str, typer.Option("--dtype", help="Weights of a Qwen2-Audio folder: auto (as saved), float32, bfloat16, float16.")
 ]

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from almkit.cli._common import (
+    DEVICE,
     FORMAT,
     Format,
     check_writable,
@@ -25,28 +26,41 @@ MODEL = Annotated[str, typer.Option("--model", "-m", help="'default' or a model 
 BATCH = Annotated[int, typer.Option("--batch-size", min=1, help="Clips per encoder batch.")]
 
 
-def _load(model: str):
+def _load(model: str, device: str = "auto"):
     from almkit import load_model
 
-    return load_model(model)
+    return load_model(model, device=device)
 
 
 def classify(
     audio: Annotated[list[str], typer.Argument(help="Audio files or folders.")],
-    labels: Annotated[str, typer.Option("--labels", "-l", help='Comma-separated labels, e.g. "dog,rain,siren".')],
+    labels: Annotated[
+        str | None, typer.Option("--labels", "-l", help='Comma-separated labels, e.g. "dog,rain,siren".')
+    ] = None,
+    labels_file: Annotated[
+        Path | None, typer.Option("--labels-file", help="One label per line (labels may hold commas).")
+    ] = None,
     model: MODEL = "default",
     prompt: Annotated[str | None, typer.Option(help="Prompt template with {} for the label.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1)] = 5,
     fmt: FORMAT = Format.table,
     batch_size: BATCH = 32,
+    device: DEVICE = "auto",
 ) -> None:
     """Zero-shot classification of audio against free-text labels."""
     from almkit.tasks.inputs import expand_audio_inputs
 
-    names = [x.strip() for x in labels.split(",") if x.strip()]
+    if (labels is None) == (labels_file is None):
+        raise ConfigError("give either --labels or --labels-file", hint='e.g. --labels "dog,rain,siren"')
+    if labels_file is not None:
+        if not labels_file.is_file():
+            raise ConfigError("labels file not found", source=labels_file)
+        names = [x.strip() for x in labels_file.read_text(encoding="utf-8").splitlines() if x.strip()]
+    else:
+        names = [x.strip() for x in labels.split(",") if x.strip()]
     if not names:
-        raise ConfigError("--labels is empty", hint='pass --labels "dog,rain,siren"')
-    m = _load(model)
+        raise ConfigError("no labels given", hint='pass --labels "dog,rain,siren" or a --labels-file')
+    m = _load(model, device)
     emb, paths, failures = m.embed_audio_files(expand_audio_inputs(audio), batch_size, progress=fmt != Format.json)
     require_usable(paths, failures)
     results = m.rank_labels(emb, paths, names, prompt, top_k)
@@ -69,6 +83,7 @@ def embed(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .npy or .safetensors.")] = None,
     model: MODEL = "default",
     batch_size: BATCH = 32,
+    device: DEVICE = "auto",
 ) -> None:
     """Joint-space embeddings of audio files or texts (unit norm)."""
     from almkit.tasks.inputs import expand_audio_inputs
@@ -79,7 +94,7 @@ def embed(
         if out.suffix not in (".npy", ".safetensors"):
             raise ConfigError(f"unsupported output type {out.suffix!r}", source=out, hint="use .npy or .safetensors")
         check_writable(out)
-    m = _load(model)
+    m = _load(model, device)
     failures: list[tuple[str, str]] = []
     if text:
         emb, names = m.embed_text(text), list(text)
@@ -116,6 +131,7 @@ def retrieve(
     model: MODEL = "default",
     fmt: FORMAT = Format.table,
     batch_size: BATCH = 32,
+    device: DEVICE = "auto",
 ) -> None:
     """Search audio with text (--query), or find the best captions for each audio file (--captions)."""
     from almkit.tasks.inputs import expand_audio_inputs
@@ -130,7 +146,7 @@ def retrieve(
         texts = [line.strip() for line in captions.read_text().splitlines() if line.strip()]
         if not texts:
             raise ConfigError("captions file has no captions", source=captions)
-    m = _load(model)
+    m = _load(model, device)
     audio_emb, paths, failures = m.embed_audio_files(
         expand_audio_inputs(audio), batch_size, progress=fmt != Format.json
     )
