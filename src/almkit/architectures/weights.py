@@ -34,3 +34,15 @@ def load_trainable_state_dict(module: torch.nn.Module, state: dict[str, torch.Te
                     source=source,
                 )
             p.copy_(state[name])
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; CheckpointError naming it when it is truncated or garbled."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types (SafetensorError) and OSError
+        raise CheckpointError(
+            f"unreadable weights ({err})", source=path, hint="the file is damaged: train or download it again"
+        ) from None

@@ -7,6 +7,7 @@ zero-length (no samples), or holding NaN/infinite samples. Silent audio is valid
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def _check_file(path: Path) -> None:
         raise AudioError("is a folder, not an audio file", source=path, hint="pass the audio files inside it")
     if path.stat().st_size == 0:
         raise AudioError("empty file (0 bytes)", source=path, hint="re-export or remove it")
+    if not os.access(path, os.R_OK):
+        raise AudioError("permission denied", source=path, hint="make the file readable (chmod) or skip it")
 
 
 def _decode_error(path: Path, err: Exception) -> AudioError:

@@ -67,3 +67,7 @@ def main() -> None:
     except AlmkitError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(2)
+    except OSError as err:  # an unwritable --out, a full disk, a folder that vanished: one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        typer.secho(f"error: {where}{err.strerror or err}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -112,7 +112,12 @@ def chat(
     while True:
         if interactive:
             typer.echo("you> ", nl=False)
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            line = "\x00"
+        if any(ch == "\x00" or "\udc80" <= ch <= "\udcff" for ch in line):  # NUL bytes or undecodable bytes
+            raise ConfigError("the input is not text", source="stdin", hint="type one question per line")
         if not line.strip():
             break
         question = line.strip()

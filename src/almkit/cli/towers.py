@@ -205,6 +205,7 @@ def train(
 
     if not manifest.is_file():
         raise ConfigError("manifest not found", source=manifest)
+    out.mkdir(parents=True, exist_ok=True)  # an unusable --out fails now, not after the features are computed
     model_config = TwoTowersConfig(
         audio_encoder=audio_encoder,
         text_encoder=text_encoder,

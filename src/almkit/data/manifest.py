@@ -315,8 +315,16 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
     root = path.parent.absolute()
     warned: set[str] = set()
     seen: dict[str, int] = {}
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ManifestError(
+                    f"not UTF-8 text (byte {err.start + 1})",
+                    source=f"{path}:{lineno}",
+                    hint="save the manifest as UTF-8",
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -327,6 +335,8 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
                     source=f"{path}:{lineno}",
                     hint="each line must be one JSON object",
                 ) from None
+            except RecursionError:
+                raise ManifestError("JSON nested too deeply", source=f"{path}:{lineno}") from None
             try:
                 clip = Clip.from_dict(obj, root=root, strict=strict)
             except ValueError as err:

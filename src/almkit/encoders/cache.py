@@ -26,7 +26,17 @@ def cache_key(*parts: object) -> str:
 
 
 def _load(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path)) if path.is_file() else {}
+    """The cache file's entries; a damaged file is set aside (``*.damaged``) and rebuilt, with a warning."""
+    if not path.is_file():
+        return {}
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for truncated or garbled files
+        import warnings
+
+        path.replace(path.with_suffix(".damaged"))
+        warnings.warn(f"{path}: damaged feature cache ({err}); moved aside and rebuilt", stacklevel=2)
+        return {}
 
 
 def segment_name(path: str, offset: float = 0.0, duration: float | None = None) -> str:

@@ -125,11 +125,12 @@ def embed_files(
     its chunks; with ``pool=False`` each good file gives its chunk sequence ``[n_chunks, D]`` (the frames a Two
     Heads model reads).
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     result = EmbedResult(embeddings=[])
     outputs: list[torch.Tensor] = []
-    with Progress(disable=not progress, transient=True) as bar:
+    with Progress(disable=not progress, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"embedding with {encoder.name}", total=len(paths))
 
         def good_files():

@@ -52,12 +52,28 @@ class Card:
         def bad(name, why):
             raise ConfigError(f"card field '{name}': {why}", source=where)
 
+        for name in ("name", "task", "manifest", "model", "prompt", "answer_parser"):
+            if not isinstance(getattr(self, name), str):
+                bad(name, f"must be text, not {getattr(self, name)!r}")
+        for name in ("bootstrap", "seed", "limit"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool)) and not (name == "limit" and value is None):
+                bad(name, f"must be a whole number, not {value!r}")
+        for name in ("preprocessing", "decoding", "overrides"):
+            if not isinstance(getattr(self, name), dict):
+                bad(name, "must be a mapping")
+        if not isinstance(self.metrics, list) or (self.labels is not None and not isinstance(self.labels, list)):
+            bad("metrics" if not isinstance(self.metrics, list) else "labels", "must be a list")
         if self.task not in TASKS:
             bad("task", f"{self.task!r} is not one of {tuple(TASKS)}")
         if not self.manifest:
             bad("manifest", "is required")
         if self.task == "zero-shot" and "{}" not in self.prompt:
             bad("prompt", "needs a '{}' where the label goes")
+        try:
+            self.prompt.format("label")
+        except (IndexError, KeyError, ValueError) as err:
+            bad("prompt", f"is not a template with one '{{}}' ({err!r})")
         if self.answer_parser not in PARSERS:
             bad("answer_parser", f"{self.answer_parser!r} is not one of {PARSERS}")
         if self.bootstrap < 0:

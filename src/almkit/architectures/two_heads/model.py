@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
-from almkit.architectures.weights import load_trainable_state_dict, trainable_state_dict
+from almkit.architectures.weights import load_trainable_state_dict, read_weights, trainable_state_dict
 from almkit.errors import CheckpointError
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
@@ -220,5 +220,5 @@ class TwoHeads(nn.Module):
                 hint="train one with recipes/two_heads.py",
             )
         model = cls(TwoHeadsConfig.load(folder / "config.json"))
-        load_trainable_state_dict(model, load_file(str(folder / "model.safetensors")), folder / "model.safetensors")
+        load_trainable_state_dict(model, read_weights(folder / "model.safetensors"), folder / "model.safetensors")
         return model.eval()

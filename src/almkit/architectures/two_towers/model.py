@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from almkit.architectures.two_towers.config import TwoTowersConfig
 from almkit.architectures.two_towers.projectors import build_projector
+from almkit.architectures.weights import read_weights
 from almkit.errors import AudioError, CheckpointError, ConfigError
 from almkit.objectives.contrastive import build_contrastive_loss
 
@@ -292,8 +293,12 @@ class TwoTowers(nn.Module):
                 hint="pass 'default' or a folder written by `almkit train`",
             )
         model = cls(TwoTowersConfig.load(folder / "config.json"))
-        state = load_file(str(folder / "model.safetensors"))
-        result = model.load_state_dict(state, strict=False)
+        state = read_weights(folder / "model.safetensors")
+        try:
+            result = model.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # a tensor of another shape
+            weights = folder / "model.safetensors"
+            raise CheckpointError(f"weights do not match the config ({err})", source=weights) from None
         if result.missing_keys or result.unexpected_keys:
             raise CheckpointError(
                 f"weights do not match the config: missing {result.missing_keys[:5]}, "
