@@ -92,3 +92,14 @@ def test_pooling_and_validation():
         ChunkPolicy(1, 1, "median")
     with pytest.raises(ConfigError):
         ChunkPolicy(0, 1)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_truncated_files_are_reported_not_read_to_their_first_half(tmp_path, suffix):
+    whole = tmp_path / f"whole{suffix}"
+    sf.write(whole, (np.random.default_rng(0).standard_normal(16000) * 0.1).astype(np.float32), 16000)
+    half = tmp_path / f"half{suffix}"
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert len(load_audio(whole)) == 16000
+    with pytest.raises(AudioError, match="truncated: its header promises 1.00 s"):
+        load_audio(half)

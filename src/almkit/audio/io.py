@@ -86,6 +86,22 @@ def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(wave, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
 
 
+_PCM_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _wav_frames(path: Path, channels: int, fmt: tuple[str, str]) -> int | None:
+    """The frame count a WAV header's ``data`` chunk declares (libsndfile silently trusts the file size
+    instead), or None when the header does not say (streamed WAVs write 0 or 0xFFFFFFFF)."""
+    width = _PCM_BYTES.get(fmt[1])
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    at = head.find(b"data", 12)
+    if width is None or at < 0 or at + 8 > len(head):
+        return None
+    size = int.from_bytes(head[at + 4 : at + 8], "little")
+    return None if size in (0, 0xFFFFFFFF) else size // (width * channels)
+
+
 def load_audio(
     path: str | Path, sample_rate: int | None = None, offset: float = 0.0, duration: float | None = None
 ) -> np.ndarray:
@@ -98,8 +114,10 @@ def load_audio(
     try:
         with sf.SoundFile(str(path)) as fh:
             sr, integer_pcm = fh.samplerate, fh.subtype.startswith("PCM_")
-            if offset:
-                fh.seek(min(int(round(offset * sr)), fh.frames))
+            declared, fmt = fh.frames, (fh.format, fh.subtype)
+            start = min(int(round(offset * sr)), fh.frames) if offset else 0
+            if start:
+                fh.seek(start)
             frames = -1 if duration is None else int(round(duration * sr))
             # libsndfile's own int -> float conversion is ~8x slower than reading the integers and scaling
             # them here (same values: both divide by 2^15 or 2^31, exact in float32)
@@ -110,6 +128,15 @@ def load_audio(
     if data.shape[0] == 0:
         what = "zero-length audio (no samples)" if not offset else f"no samples after offset {offset} s"
         raise AudioError(what, source=path, hint="re-export or remove it")
+    if duration is None:  # read to the end: did the file hold what its header promised?
+        held = start + data.shape[0]
+        promised = _wav_frames(path, data.shape[1], fmt) if fmt[0] == "WAV" else declared
+        if promised is not None and held < promised * 0.98:
+            raise AudioError(
+                f"truncated: its header promises {promised / sr:.2f} s, the file holds {held / sr:.2f} s",
+                source=path,
+                hint="download or export it again",
+            )
     if dtype != "float32":
         scale = np.float32(1.0 / (np.iinfo(dtype).max + 1.0))
         data = np.multiply(data, scale, dtype=np.float32)
