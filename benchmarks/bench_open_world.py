@@ -55,6 +55,28 @@ def zero_shot(model, feats: np.ndarray, labels: list[str]) -> tuple[np.ndarray, 
     return audio, audio @ model.embed_text([PROMPT.format(x) for x in labels]).T
 
 
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+
+
+def open_set(model, clips: list, feats: np.ndarray) -> list[dict]:
+    """``almkit classify --threshold T`` on the suite's labels: with each clip's own label in the list, how often
+    the clip is kept and right; with its label taken out, how often it is rejected ("none of these")."""
+    labels = sorted({c.label for c in clips})
+    truth = np.array([labels.index(c.label) for c in clips])
+    _, sims = zero_shot(model, feats, labels)
+    best = sims.max(axis=1)
+    right = sims.argmax(axis=1) == truth
+    without = np.where(np.arange(len(labels))[None, :] == truth[:, None], -np.inf, sims).max(axis=1)
+    return [
+        {
+            "threshold": t,
+            "kept_and_right": float(((best >= t) & right).mean()),
+            "rejected_without_its_label": float((without < t).mean()),
+        }
+        for t in THRESHOLDS
+    ]
+
+
 def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
     """Zero-shot top-1 (overall, per group, top-3 per clip) and retrieval R@1 for each model."""
     labels = sorted({c.label for c in clips})
@@ -180,6 +202,11 @@ def main() -> None:
     print("|---|---|---|---|")
     for g, n in tt["group_n"].items():
         print(f"| {g} | {n} | {tt['bridge']['groups'][g]:.3f} | {tt['default']['groups'][g]:.3f} |")
+    result["open_set"] = open_set(default, clips, feats)
+    print("\n| --threshold (default model) | kept and right, own label listed | rejected, own label not listed |")
+    print("|---|---|---|")
+    for r in result["open_set"]:
+        print(f"| {r['threshold']} | {r['kept_and_right']:.3f} | {r['rejected_without_its_label']:.3f} |")
     ind = in_domain(models, args.suites, encoder)
     result["in_domain"] = ind
     if ind:

@@ -279,3 +279,18 @@ def test_labels_file_keeps_commas_and_device_is_an_option(drums, tmp_path):
     assert {label for label, _ in json.loads(r.stdout)["top"]} == {"kick drum, low", "snare drum"}
     r = almkit("classify", clip, "--labels", "a,b", "--labels-file", tmp_path / "labels.txt")
     assert r.returncode == 2 and "either --labels or --labels-file" in r.stderr
+
+
+def test_open_set_threshold_lets_a_clip_match_none_of_the_labels(drums):
+    from almkit import load_model
+
+    model = load_model()
+    clip = str(next(drums.glob("00.*")))
+    [closed] = model.classify(clip, ["kick drum", "rain"])
+    assert closed["label"] is not None and -1 <= closed["similarity"] <= 1
+    [kept] = model.classify(clip, ["kick drum", "rain"], threshold=closed["similarity"] - 1e-3)
+    [rejected] = model.classify(clip, ["kick drum", "rain"], threshold=closed["similarity"] + 1e-3)
+    assert kept["label"] == closed["label"] and rejected["label"] is None
+    assert rejected["top"] == closed["top"]  # the ranking is still reported
+    r = almkit("classify", clip, "--labels", "kick drum,rain", "--threshold", "0.99")
+    assert r.returncode == 0 and "(none; best" in r.stdout

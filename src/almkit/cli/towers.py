@@ -46,8 +46,13 @@ def classify(
     fmt: FORMAT = Format.table,
     batch_size: BATCH = 32,
     device: DEVICE = "auto",
+    threshold: Annotated[
+        float | None,
+        typer.Option(help='Open set: a clip whose best cosine similarity is below this gets "none".'),
+    ] = None,
 ) -> None:
-    """Zero-shot classification of audio against free-text labels."""
+    """Zero-shot classification of audio against free-text labels (softmax over them; --threshold lets a clip
+    match none of them)."""
     from almkit.tasks.inputs import expand_audio_inputs
 
     if (labels is None) == (labels_file is None):
@@ -63,17 +68,24 @@ def classify(
     m = _load(model, device)
     emb, paths, failures = m.embed_audio_files(expand_audio_inputs(audio), batch_size, progress=fmt != Format.json)
     require_usable(paths, failures)
-    results = m.rank_labels(emb, paths, names, prompt, top_k)
+    results = m.rank_labels(emb, paths, names, prompt, top_k, threshold)
     if fmt == Format.json:
         for r in results:
             print(json.dumps(r))
     else:
         root, names = short_names([r["audio"] for r in results])
         rows = [
-            [name, r["label"], f"{r['score']:.3f}", ", ".join(f"{lab} {s:.2f}" for lab, s in r["top"][1:])]
+            [
+                name,
+                r["label"] or f"(none; best {r['top'][0][0]})",
+                f"{r['score']:.3f}",
+                f"{r['similarity']:.3f}",
+                ", ".join(f"{lab} {s:.2f}" for lab, s in r["top"][1:]),
+            ]
             for name, r in zip(names, results, strict=True)
         ]
-        table(f"zero-shot classification ({root})", ["audio", "label", "score", "next"], rows)
+        columns = ["audio", "label", "score", "cosine", "next"]
+        table(f"zero-shot classification ({root})", columns, rows)
     report_failures(failures)
 
 

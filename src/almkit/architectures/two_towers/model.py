@@ -233,17 +233,14 @@ class TwoTowers(nn.Module):
         prompt: str | None = None,
         top_k: int = 5,
         batch_size: int = 32,
+        threshold: float | None = None,
     ) -> list[dict]:
-        """Zero-shot classification: each clip against ``prompt.format(label)`` for every label."""
+        """Zero-shot classification: each clip against ``prompt.format(label)`` for every label (see
+        :meth:`rank_labels` for ``threshold``)."""
         audio = _as_batch(audio)
         audio_emb = self.embed_audio(audio, batch_size=batch_size)
-        return self.rank_labels(
-            audio_emb,
-            [_name(a, i) for i, a in enumerate(audio)],
-            labels,
-            prompt,
-            top_k,
-        )
+        names = [_name(a, i) for i, a in enumerate(audio)]
+        return self.rank_labels(audio_emb, names, labels, prompt, top_k, threshold)
 
     def rank_labels(
         self,
@@ -252,23 +249,31 @@ class TwoTowers(nn.Module):
         labels: Sequence[str],
         prompt: str | None,
         top_k: int,
+        threshold: float | None = None,
     ) -> list[dict]:
-        """Score already-embedded clips against ``labels``; one result dict per clip."""
+        """Score already-embedded clips against ``labels``; one result dict per clip: ``label`` (the best),
+        ``score`` (its softmax probability among the given labels), ``similarity`` (its cosine in the joint
+        space, which does not depend on the other labels) and ``top``.
+
+        Softmax scores always sum to one over the labels given, so they cannot say "none of these". With
+        ``threshold``, a clip whose best cosine is below it gets ``label`` None (open set); see the README for
+        thresholds measured on held-out audio."""
         labels = [lab.strip() for lab in labels if lab.strip()]
         if not labels:
             raise ConfigError("no labels given", hint='pass --labels "dog,rain,siren"')
         prompt = prompt or self.config.prompt
         if "{}" not in prompt:
             raise ConfigError(f"prompt {prompt!r} needs a '{{}}' where the label goes")
-        probs = torch.softmax(
-            torch.as_tensor(self.logits(audio_emb, self.embed_text([prompt.format(x) for x in labels]))),
-            dim=-1,
-        ).numpy()
+        text = self.embed_text([prompt.format(x) for x in labels])
+        probs = torch.softmax(torch.as_tensor(self.logits(audio_emb, text)), dim=-1).numpy()
+        cosines = audio_emb @ text.T
         results = []
-        for name, p in zip(names, probs, strict=True):
+        for name, p, cos in zip(names, probs, cosines, strict=True):
             order = np.argsort(-p, kind="stable")[: max(1, top_k)]
             top = [[labels[j], round(float(p[j]), 6)] for j in order]
-            results.append({"audio": name, "label": top[0][0], "score": top[0][1], "top": top})
+            best = round(float(cos[order[0]]), 6)
+            label = None if threshold is not None and best < threshold else top[0][0]
+            results.append({"audio": name, "label": label, "score": top[0][1], "similarity": best, "top": top})
         return results
 
     # --- persistence --------------------------------------------------------------------------------
