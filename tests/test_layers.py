@@ -32,3 +32,26 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
         fh.write("\nfrom almkit.training import engine  # noqa: E402  (the deliberate upward import)\n")
     r = lint(tmp_path)
     assert r.returncode != 0 and "almkit.audio is not allowed to import almkit.training" in r.stdout, r.stdout[-3000:]
+
+
+def test_registries_drive_validation_and_the_help_lists_every_name():
+    import pytest
+    from typer.testing import CliRunner
+
+    from almkit.architectures.two_heads import TwoHeadsConfig
+    from almkit.architectures.two_heads.projectors import PROJECTORS as HEADS_PROJECTORS
+    from almkit.architectures.two_towers import TwoTowersConfig
+    from almkit.architectures.two_towers.projectors import PROJECTORS
+    from almkit.cli import app
+    from almkit.encoders import AUDIO_SPECS
+    from almkit.errors import ConfigError
+    from almkit.objectives.contrastive import LOSSES
+
+    help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    for name in [*PROJECTORS, *LOSSES, *AUDIO_SPECS]:
+        assert name in help_text, name
+    with pytest.raises(ConfigError, match="identity, linear, mlp, residual, conse"):
+        TwoTowersConfig(audio_projector="qfromer").validate()
+    with pytest.raises(ConfigError, match="mlp, qformer"):
+        TwoHeadsConfig(projector="qfromer").validate()
+    assert set(HEADS_PROJECTORS) == {"mlp", "qformer"}

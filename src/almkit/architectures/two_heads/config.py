@@ -38,8 +38,10 @@ class TwoHeadsConfig:
     audio_dim: int = 0  # filled in from the encoder when the model is created
 
     def validate(self) -> TwoHeadsConfig:
-        if self.projector not in ("mlp", "qformer"):
-            raise ConfigError(f"projector={self.projector!r} must be 'mlp' or 'qformer'")
+        from almkit.architectures.two_heads.projectors import PROJECTORS
+
+        if self.projector not in PROJECTORS:
+            raise ConfigError(f"projector={self.projector!r} must be one of {', '.join(PROJECTORS)}")
         if self.score_prior and (self.projector != "mlp" or self.audio_encoder != "yamnet+scores"):
             raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
         if self.tags < 0 or (self.tags and self.audio_encoder != "yamnet+scores"):

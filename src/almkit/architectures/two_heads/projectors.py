@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from almkit.errors import ConfigError
+
 
 class MLPProjector(nn.Module):
     def __init__(self, audio_dim: int, lm_dim: int, hidden_dim: int, norm: float, prior: torch.Tensor | None = None):
@@ -72,6 +74,18 @@ def build_projector(
     norm: float = 1.0,
     prior: torch.Tensor | None = None,
 ) -> nn.Module:
-    if kind == "mlp":
-        return MLPProjector(audio_dim, lm_dim, hidden_dim, norm, prior)
-    return QFormerProjector(audio_dim, lm_dim, hidden_dim, n_queries, norm)
+    """The projector called ``kind`` (a key of :data:`PROJECTORS`)."""
+    if kind not in PROJECTORS:
+        raise ConfigError(f"unknown projector {kind!r}", hint=f"choose one of {', '.join(PROJECTORS)}")
+    return PROJECTORS[kind](audio_dim, lm_dim, hidden_dim, n_queries, norm, prior)
+
+
+#: name -> factory ``(audio_dim, lm_dim, hidden_dim, n_queries, norm, prior) -> module``
+PROJECTORS = {
+    "mlp": lambda audio_dim, lm_dim, hidden_dim, n_queries, norm, prior: MLPProjector(
+        audio_dim, lm_dim, hidden_dim, norm, prior
+    ),
+    "qformer": lambda audio_dim, lm_dim, hidden_dim, n_queries, norm, prior: QFormerProjector(
+        audio_dim, lm_dim, hidden_dim, n_queries, norm
+    ),
+}

@@ -6,10 +6,9 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from almkit.architectures.two_towers.projectors import PROJECTORS
 from almkit.errors import ConfigError
 from almkit.objectives.contrastive import LOSSES
-
-PROJECTORS = ("identity", "linear", "mlp", "residual", "conse")
 
 
 @dataclass
@@ -39,7 +38,7 @@ class TwoTowersConfig:
     def validate(self) -> TwoTowersConfig:
         for name in ("audio_projector", "text_projector"):
             if getattr(self, name) not in PROJECTORS:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {PROJECTORS}")
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {', '.join(PROJECTORS)}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss={self.loss!r} is not one of {sorted(LOSSES)}")
         if self.embed_dim < 1 or self.hidden_dim < 1:

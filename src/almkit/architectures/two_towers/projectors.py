@@ -70,24 +70,41 @@ class ConSEProjector(nn.Module):
         return self.prior(x) + self.correction_scale * self.correction(x)
 
 
+def _same_size(kind: str, in_dim: int, out_dim: int) -> None:
+    if in_dim != out_dim:
+        raise ConfigError(f"the {kind} projector needs in_dim == embed_dim, got {in_dim} and {out_dim}")
+
+
+def _identity(in_dim, out_dim, hidden_dim, n_classes, correction_scale) -> nn.Module:
+    _same_size("identity", in_dim, out_dim)
+    return nn.Identity()
+
+
+def _residual(in_dim, out_dim, hidden_dim, n_classes, correction_scale) -> nn.Module:
+    _same_size("residual", in_dim, out_dim)
+    return ResidualProjector(in_dim)
+
+
+def _conse(in_dim, out_dim, hidden_dim, n_classes, correction_scale) -> nn.Module:
+    if n_classes <= 0:
+        raise ConfigError("the conse projector needs an audio encoder with class scores ('yamnet+scores')")
+    return ConSEProjector(in_dim, out_dim, n_classes, hidden_dim, correction_scale=correction_scale)
+
+
+#: name -> factory ``(in_dim, out_dim, hidden_dim, n_classes, correction_scale) -> module``
+PROJECTORS = {
+    "identity": _identity,
+    "linear": lambda in_dim, out_dim, *_: nn.Linear(in_dim, out_dim),
+    "mlp": lambda in_dim, out_dim, hidden_dim, *_: MLPProjector(in_dim, out_dim, hidden_dim),
+    "residual": _residual,
+    "conse": _conse,
+}
+
+
 def build_projector(
     kind: str, in_dim: int, out_dim: int, hidden_dim: int, n_classes: int = 0, correction_scale: float = 1.0
 ) -> nn.Module:
-    """Build the projector called ``kind`` for a tower with ``in_dim`` outputs."""
-    if kind == "identity":
-        if in_dim != out_dim:
-            raise ConfigError(f"identity projector needs in_dim == embed_dim, got {in_dim} and {out_dim}")
-        return nn.Identity()
-    if kind == "linear":
-        return nn.Linear(in_dim, out_dim)
-    if kind == "mlp":
-        return MLPProjector(in_dim, out_dim, hidden_dim)
-    if kind == "residual":
-        if in_dim != out_dim:
-            raise ConfigError(f"residual projector needs in_dim == embed_dim, got {in_dim} and {out_dim}")
-        return ResidualProjector(in_dim)
-    if kind == "conse":
-        if n_classes <= 0:
-            raise ConfigError("the conse projector needs an audio encoder with class scores ('yamnet+scores')")
-        return ConSEProjector(in_dim, out_dim, n_classes, hidden_dim, correction_scale=correction_scale)
-    raise ConfigError(f"unknown projector {kind!r}", hint="choose identity, linear, mlp, residual or conse")
+    """Build the projector called ``kind`` (a key of :data:`PROJECTORS`) for a tower with ``in_dim`` outputs."""
+    if kind not in PROJECTORS:
+        raise ConfigError(f"unknown projector {kind!r}", hint=f"choose one of {', '.join(PROJECTORS)}")
+    return PROJECTORS[kind](in_dim, out_dim, hidden_dim, n_classes, correction_scale)
