@@ -55,3 +55,19 @@ def test_registries_drive_validation_and_the_help_lists_every_name():
     with pytest.raises(ConfigError, match="mlp, qformer"):
         TwoHeadsConfig(projector="qfromer").validate()
     assert set(HEADS_PROJECTORS) == {"mlp", "qformer"}
+
+
+def test_one_load_for_every_kind_of_model(tmp_path):
+    import almkit
+    from almkit.architectures.two_heads import TwoHeadsGenerator
+    from almkit.architectures.two_towers import TwoTowers
+    from almkit.architectures.two_towers.model import pretrained_path
+    from almkit.errors import CheckpointError
+
+    assert isinstance(almkit.load("default", device="cpu"), TwoTowers)
+    assert isinstance(almkit.load(str(pretrained_path("default"))), TwoTowers)
+    assert isinstance(almkit.load("two-heads", device="cpu"), TwoHeadsGenerator)
+    import pytest
+
+    with pytest.raises(CheckpointError, match="no such model"):
+        almkit.load(str(tmp_path / "nothing"))

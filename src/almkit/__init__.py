@@ -18,7 +18,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_generator", "load_model"]
+__all__ = ["__version__", "load", "load_generator", "load_model"]
+
+
+def load(name: str = "default", device: str | None = None):
+    """Any model almkit can run: ``"default"`` (the Two-Towers default), ``"two-heads"`` (the Two-Heads
+    default), or a folder: a Two-Towers or Two-Heads model (told apart by its ``config.json``) or a local
+    transformers audio-LM (Qwen2-Audio). Two Towers give an :class:`~almkit.tasks.Embedder` (``embed_audio``,
+    ``embed_text``, ``classify``); the others a :class:`~almkit.tasks.Generator` (``caption``, ``ask``)."""
+    from pathlib import Path
+
+    from almkit.architectures import architecture_of
+    from almkit.errors import CheckpointError
+
+    if name == "two-heads":
+        return load_generator("default", device=device or "auto")
+    if name == "default" or architecture_of(Path(name)) == "Two-Towers":
+        return load_model(name, device=device)
+    if not Path(name).is_dir():
+        raise CheckpointError("no such model", source=name, hint="use 'default', 'two-heads' or a model folder")
+    return load_generator(name, device=device or "auto")
 
 
 def load_model(name: str = "default", device: str | None = None):

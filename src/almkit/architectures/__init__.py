@@ -30,3 +30,13 @@ def check_architecture(config_file: Path, expected: str) -> dict:
                 hint=f"use it with almkit {_USE[kind]}, or pass a {expected} model",
             )
     return raw
+
+
+def architecture_of(folder: Path) -> str | None:
+    """``"Two-Towers"`` or ``"Two-Heads"`` for an almkit model folder, from its config's keys (None: neither,
+    e.g. a transformers audio-LM folder)."""
+    try:
+        raw = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return next((kind for kind, keys in _KEYS.items() if isinstance(raw, dict) and keys <= raw.keys()), None)
