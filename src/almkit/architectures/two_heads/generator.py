@@ -48,7 +48,25 @@ def strict_texts(answers: list[Answer | None], failures: list[tuple[str, str]]) 
     return [a.text for a in answers]
 
 
-class TwoHeadsGenerator:
+class AudioTextGenerator:
+    """The generator interface (``almkit.tasks.Generator``): ``run`` answers (path, instruction) pairs window by
+    window and keeps going past bad files; ``caption`` and ``ask`` give one string per file on top of it."""
+
+    def run(self, paths: list[str], instructions: list[str], **decoding) -> tuple[list[Answer | None], list]:
+        raise NotImplementedError
+
+    def caption(self, paths: list[str | Path], **decoding) -> list[str]:
+        """One caption per file (greedy unless ``decoding`` says otherwise, e.g. ``strategy="beam"``); AudioError
+        naming the first file that cannot be used."""
+        paths = [str(p) for p in paths]
+        return strict_texts(*self.run(paths, [CAPTION_INSTRUCTION] * len(paths), **decoding_options(decoding)))
+
+    def ask(self, paths: list[str | Path], questions: list[str], **decoding) -> list[str]:
+        """One answer per (file, question) pair."""
+        return strict_texts(*self.run([str(p) for p in paths], list(questions), **decoding_options(decoding)))
+
+
+class TwoHeadsGenerator(AudioTextGenerator):
     """``caption(paths)`` and ``ask(paths, questions)`` (one string each, AudioError on a bad file), and
     ``run`` (answers with their windows, plus the failures) for batch commands that keep going. The LM runs
     on ``device`` (see ``almkit.device``), in float32; the frozen ONNX encoder on the CPU.
@@ -105,12 +123,3 @@ class TwoHeadsGenerator:
         from almkit.audio.io import load_audio
 
         return self.transcriber(load_audio(path, self.transcriber.sample_rate, offset=start, duration=end - start))
-
-    def caption(self, paths: list[str | Path], **decoding) -> list[str]:
-        """One caption per file (greedy unless ``decoding`` says otherwise, e.g. ``strategy="beam"``)."""
-        paths = [str(p) for p in paths]
-        return strict_texts(*self.run(paths, [CAPTION_INSTRUCTION] * len(paths), **decoding_options(decoding)))
-
-    def ask(self, paths: list[str | Path], questions: list[str], **decoding) -> list[str]:
-        """One answer per (file, question) pair."""
-        return strict_texts(*self.run([str(p) for p in paths], list(questions), **decoding_options(decoding)))

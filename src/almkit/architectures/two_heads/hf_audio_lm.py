@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from almkit.architectures.two_heads.generator import AudioTextGenerator
 from almkit.architectures.two_heads.windows import Answer, collect, spans
 from almkit.errors import AudioError, ConfigError
 
@@ -30,7 +31,7 @@ def is_transformers_audio_lm(folder: Path) -> bool:
         return False
 
 
-class TransformersAudioLM:
+class TransformersAudioLM(AudioTextGenerator):
     """A transformers audio-LM with almkit's generator interface, on ``device`` (see ``almkit.device``) with
     weights in ``dtype``. Decoding options as for Two Heads; greedy answers do not depend on the batch size in
     float32 (in bfloat16 padding may flip near-ties)."""
@@ -108,14 +109,3 @@ class TransformersAudioLM:
             chunk = inputs[k : k + self.batch_size]
             texts += self._generate([w for w, _ in chunk], [q for _, q in chunk], decoding)
         return collect(paths, jobs, texts), failures
-
-    def caption(self, paths: list[str | Path], **decoding) -> list[str]:
-        from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION, decoding_options, strict_texts
-
-        paths = [str(p) for p in paths]
-        return strict_texts(*self.run(paths, [CAPTION_INSTRUCTION] * len(paths), **decoding_options(decoding)))
-
-    def ask(self, paths: list[str | Path], questions: list[str], **decoding) -> list[str]:
-        from almkit.architectures.two_heads.generator import decoding_options, strict_texts
-
-        return strict_texts(*self.run([str(p) for p in paths], list(questions), **decoding_options(decoding)))
