@@ -35,9 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from almkit.architectures.two_heads import TwoHeadsConfig, pretrained_path
-from almkit.architectures.two_heads.frames import cached_frames
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label, asked_pair
+from almkit.encoders.cache import audio_features
 
 
 def frame_targets(clip, n: int, hop: float, window: float, index: dict[str, int]) -> torch.Tensor:
@@ -100,7 +100,8 @@ def main() -> None:
     hop, window = encoder.policy.hop_s, encoder.policy.window_s
     train = [c for c in read_manifest(args.scenes / "train.jsonl") if c.split == "train"]
     test = [c for c in read_manifest(args.scenes / "test.jsonl") if c.split == "test"]
-    frames, failures = cached_frames(encoder, config.audio_encoder, [c.audio_path for c in train + test], args.cache)
+    paths = [c.audio_path for c in train + test]
+    frames, failures = audio_features(encoder, config.audio_encoder, paths, args.cache, pool=False)
     for path, message in failures:
         print(f"skipped {path}: {message}")
     train = [c for c in train if str(c.audio_path) in frames]

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from almkit.architectures.two_heads import load_generator, pretrained_path
-from almkit.architectures.two_heads.frames import cached_transcripts
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label, asked_pair
+from almkit.encoders.cache import transcripts
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
 from almkit.metrics.functional.captioning import captioning_metrics
@@ -173,7 +173,7 @@ def main() -> None:
         print(f"{kind}, {which}: {r['accuracy']:.3f} (n={len(idx)})")
     said = [(c, q) for c, q in qa if q.type == "what_said"]
     if gen.transcriber and said:
-        heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in said])[0]
+        heard = transcripts(gen.transcriber, [c.audio_path for c, _ in said])[0]
         r = aqa_accuracy([heard[str(c.audio_path)] for c, _ in said], [q.answer for _, q in said])
         print(f"what_said, the transcript itself as the answer: {r['accuracy']:.3f} (n={len(said)})")
 
@@ -187,7 +187,7 @@ def main() -> None:
     prompts = [q.question for _, q in items]
     speech = None
     if gen.transcriber:
-        heard = cached_transcripts(gen.transcriber, [c.audio_path for c, _ in items])[0]
+        heard = transcripts(gen.transcriber, [c.audio_path for c, _ in items])[0]
         speech = [heard[str(c.audio_path)] for c, _ in items]
     t0 = time.perf_counter()
     ours = []

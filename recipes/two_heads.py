@@ -34,12 +34,12 @@ import torch
 from safetensors.torch import load_file
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
-from almkit.architectures.two_heads.frames import cached_frames, cached_transcripts
 from almkit.architectures.weights import load_trainable_state_dict
 from almkit.assets import sha256_file
 from almkit.data.manifest import QA, Clip, read_manifest
 from almkit.data.scenes.language import presence_question
 from almkit.data.suites import other_groups, presence_qa
+from almkit.encoders.cache import audio_features, transcripts
 from almkit.training.checkpoint import load_checkpoint
 from almkit.training.engine import TrainConfig, fit
 from almkit.training.instructions import clip_examples, length_batches, silence_clips
@@ -160,10 +160,9 @@ def main() -> None:
         ap.error(f"--repeat names no task of the data: {sorted(unknown)} (tasks: {sorted({e.task for e in examples})})")
     config = MODEL
     audio = sorted({e.audio for e in examples})
-    frames, failures = cached_frames(
-        config.build_encoder(), config.audio_encoder, audio, args.out / "frames.safetensors"
-    )
-    heard, failed = cached_transcripts(config.build_transcriber(), audio, args.out / "transcripts.json")
+    encoder = config.build_encoder()
+    frames, failures = audio_features(encoder, config.audio_encoder, audio, args.out / "frames.safetensors", pool=False)
+    heard, failed = transcripts(config.build_transcriber(), audio, args.out / "transcripts.json")
     for path, message in failures + failed:
         print(f"skipped {path}: {message}")
     t_frames = time.perf_counter() - t0

@@ -86,9 +86,9 @@ class TwoHeadsGenerator(AudioTextGenerator):
 
     def frames(self, paths: list[str]) -> tuple[dict[str, torch.Tensor], list[tuple[str, str]]]:
         """``({path: frames [n, D]}, failures)`` from the frozen encoder."""
-        from almkit.architectures.two_heads.frames import cached_frames
+        from almkit.encoders.cache import audio_features
 
-        return cached_frames(self.encoder, self.model.config.audio_encoder, paths)
+        return audio_features(self.encoder, self.model.config.audio_encoder, paths, pool=False)
 
     def run(
         self, paths: list[str], instructions: list[str], history: Turns = (), **decoding
