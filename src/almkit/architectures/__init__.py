@@ -40,3 +40,27 @@ def architecture_of(folder: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return next((kind for kind, keys in _KEYS.items() if isinstance(raw, dict) and keys <= raw.keys()), None)
+
+
+def load_config(cls, path: Path, kind: str):
+    """The ``cls`` config (a dataclass with ``validate``) of a model folder's ``config.json``, read the same way
+    for every architecture: unreadable files, another architecture, unknown keys and values of the wrong type
+    are ConfigErrors naming the file. JSON lists become tuples where the field's default is a tuple."""
+    from dataclasses import MISSING, fields
+
+    raw = check_architecture(path, kind)
+    known = {f.name: f for f in fields(cls)}
+    if unknown := sorted(set(raw) - set(known)):
+        raise ConfigError(f"unknown config keys {unknown}", source=path)
+    for name, value in raw.items():
+        default = known[name].default
+        if isinstance(value, list) and default is not MISSING and isinstance(default, tuple):
+            raw[name] = tuple(value)
+    try:
+        config = cls(**raw)
+    except TypeError as err:
+        raise ConfigError(f"bad config ({err})", source=path) from None
+    try:
+        return config.validate()
+    except ConfigError as err:
+        raise ConfigError(err.what, source=path, hint=err.hint) from None

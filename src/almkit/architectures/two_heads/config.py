@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from almkit.errors import ConfigError
@@ -82,12 +82,6 @@ class TwoHeadsConfig:
 
     @classmethod
     def load(cls, path: Path) -> TwoHeadsConfig:
-        from almkit.architectures import check_architecture
+        from almkit.architectures import load_config
 
-        raw = check_architecture(path, "Two-Heads")
-        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}", source=path)
-        raw["lora_targets"] = tuple(raw.get("lora_targets", ()))
-        raw["phrases"] = tuple(raw.get("phrases", ()))
-        return cls(**raw).validate()
+        return load_config(cls, path, "Two-Heads")

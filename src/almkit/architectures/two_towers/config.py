@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from almkit.architectures.two_towers.projectors import PROJECTORS
@@ -56,11 +56,6 @@ class TwoTowersConfig:
 
     @classmethod
     def load(cls, path: Path) -> TwoTowersConfig:
-        from almkit.architectures import check_architecture
+        from almkit.architectures import load_config
 
-        raw = check_architecture(path, "Two-Towers")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}", source=path)
-        return cls(**raw).validate()
+        return load_config(cls, path, "Two-Towers")
