@@ -97,6 +97,22 @@ def audio_features(
     return {n: cache[k] for n, k in keys.items() if k in cache}, failures
 
 
+@torch.no_grad()
+def text_features(encoder, spec: str, texts: Sequence[str], cache_file: Path, batch_size: int = 256):
+    """Tower outputs for each distinct text: ``{text: feature}``."""
+    cache = _load(cache_file)
+    keys = {t: cache_key(spec, t) for t in dict.fromkeys(texts)}
+    todo = [t for t, k in keys.items() if k not in cache]
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i : i + batch_size]
+        for t, e in zip(chunk, encoder.encode(chunk), strict=True):
+            cache[keys[t]] = e.contiguous()
+    if todo:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        save_file(cache, str(cache_file))
+    return {t: cache[k] for t, k in keys.items()}
+
+
 def transcripts(
     transcriber, paths: Sequence[str | Path], cache_file: Path | None = None
 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
