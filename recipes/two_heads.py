@@ -3,7 +3,7 @@ projector started at the LM's embeddings of the class names (score prior) -> Smo
 (r 8 on q/v). As in LTU-AS, each prompt also carries what a tagger and a recognizer heard in the window:
 YAMNet's top AudioSet tags with their scores and the Whisper base transcript.
 
-Instruction data (captions, typed questions, event listings, free-form; see ``almkit.training.instructions``):
+Instruction data (captions, typed questions, event listings, free-form; see ``almkit.data.instructions``):
 the train split of the everyday-sound bank (its per-clip caption, its label, a presence question about its
 own sound and one about a sound it does not hold, drawn from the other groups of the whole vocabulary and the
 scene labels), a sample of a scene build's train split (each scene gets one more "yes" about one of its sounds
@@ -31,18 +31,17 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
-from almkit.architectures.weights import load_trainable_state_dict
 from almkit.assets import sha256_file
+from almkit.data.instructions import clip_examples, silence_clips
 from almkit.data.manifest import QA, Clip, read_manifest
 from almkit.data.scenes.language import presence_question
 from almkit.data.suites import other_groups, presence_qa
 from almkit.encoders.cache import audio_features, transcripts
 from almkit.training.checkpoint import load_checkpoint
-from almkit.training.engine import TrainConfig, fit
-from almkit.training.instructions import clip_examples, length_batches, silence_clips
+from almkit.training.engine import TrainConfig
+from almkit.training.two_heads import train_two_heads
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "two_heads"
@@ -117,10 +116,6 @@ def training_clips(
     return {"bank": bank_clips, "scene": scene_clips, "silence": silent}
 
 
-def one_batch(items):
-    return items[0]  # the dataset's items are whole length-bucketed batches
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bank", type=Path, default=REPO / "build" / "default-model" / "suites" / "everyday")
@@ -171,19 +166,11 @@ def main() -> None:
         for e in examples
         if e.audio in frames and e.audio in heard
     ]
-    lengths = [len(f) * 4 + len(q) + len(a) + len(t) for f, q, a, t in data]  # ~characters: one frame is one token
-    batches = length_batches(data, lengths, args.batch_size, seed=args.seed)
-    torch.manual_seed(args.seed)
-    model = create_model(config)
     init_card = None
     if args.init:
-        if TwoHeadsConfig.load(args.init / "config.json") != model.config:
-            raise SystemExit(f"--init {args.init}: its config.json differs from this recipe's model configuration")
-        weights = args.init / "model.safetensors"
-        load_trainable_state_dict(model, load_file(str(weights)), weights)
         card_file = args.init / "card.json"
         init_card = {
-            "sha256": sha256_file(weights),
+            "sha256": sha256_file(args.init / "model.safetensors"),
             "card": json.loads(card_file.read_text()) if card_file.is_file() else None,
         }
     train = TrainConfig(
@@ -198,8 +185,11 @@ def main() -> None:
         log_every=10,
         checkpoint_every=40,
     )
-    if not args.export_only:  # --export-only: a run stopped for time, one of its checkpoints is exported as is
-        fit(model, batches, train, collate_fn=one_batch)
+    if args.export_only:  # a run stopped for time: one of its checkpoints is exported as is
+        torch.manual_seed(args.seed)
+        model = create_model(config)
+    else:
+        model, _ = train_two_heads(data, config, train, args.batch_size, init=args.init)
     steps = args.export_step or args.steps
     if args.export_step:
         load_checkpoint(args.out / "checkpoints" / f"step-{args.export_step:07d}", model)

@@ -84,3 +84,15 @@ def test_binary_input_to_chat_and_an_unwritable_out_are_one_line_errors(tmp_path
     manifest.write_text(json.dumps({"audio": str(FSDD / "3_theo_1.wav"), "label": "three"}) + "\n")
     r = cli("train", "--manifest", manifest, "--out", "/etc/passwd/run", "--batch-size", "2")
     assert r.returncode == 2 and b"/etc/passwd" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_an_answer_does_not_depend_on_the_other_files_of_the_call():
+    """The shipped Two-Heads default, on real recordings: each window is decoded on its own."""
+    from almkit.architectures.two_heads import load_generator
+
+    sounds = "/usr/share/sounds/freedesktop/stereo/"
+    files = [f"{sounds}bell.oga", str(FSDD / "3_theo_1.wav"), f"{sounds}complete.oga", f"{sounds}dialog-warning.oga"]
+    gen = load_generator("default", device="cpu")
+    together = gen.caption(files)
+    assert together == [gen.caption([f])[0] for f in files]
+    assert gen.ask(files[:1], ["Is there a dog sound?"]) == gen.ask(files, ["Is there a dog sound?"] * 4)[:1]

@@ -315,3 +315,21 @@ def test_caption_ask_chat_commands(tiny_lm, tmp_path):
         [sys.executable, "-m", "almkit", "caption", "/no/such.wav", *opts], capture_output=True, text=True
     )
     assert r.returncode == 2 and "no usable input" in r.stderr and not r.stdout
+
+
+def test_train_two_heads_from_examples_and_continue_from_a_model(tiny_lm, tmp_path):
+    from almkit.training.two_heads import train_two_heads
+
+    config = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet", lora_r=4, transcriber="none")
+    g = torch.Generator().manual_seed(0)
+    data = [(torch.randn(3, 1024, generator=g), "Describe the audio.", "a dog barks", None) for _ in range(16)]
+    train = TrainConfig(out_dir=str(tmp_path / "a"), max_steps=4, batch_size=1, lr=1e-2, progress=False)
+    model, result = train_two_heads(data, config, train, batch_size=4)
+    assert result.steps == 4 and np.isfinite(result.last_loss)
+    model.save_pretrained(tmp_path / "m")
+    again = TrainConfig(out_dir=str(tmp_path / "b"), max_steps=2, batch_size=1, lr=1e-2, progress=False)
+    _, result = train_two_heads(data, config, again, batch_size=4, init=tmp_path / "m")
+    assert result.steps == 2
+    other = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet", lora_r=8, transcriber="none")
+    with pytest.raises(ConfigError, match="differs"):
+        train_two_heads(data, other, again, batch_size=4, init=tmp_path / "m")

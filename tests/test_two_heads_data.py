@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
+from almkit.data.instructions import CAPTION_PROMPTS, SILENCE, clip_examples, length_batches, silence_clips
 from almkit.data.manifest import QA, Clip, Event
-from almkit.training.instructions import CAPTION_PROMPTS, SILENCE, clip_examples, length_batches, silence_clips
 
 
 def clip(i: int) -> Clip:

@@ -15,9 +15,9 @@ from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
 from almkit.architectures.weights import load_trainable_state_dict, read_weights, trainable_state_dict
 from almkit.errors import CheckpointError
+from almkit.objectives.generative import IGNORE, answer_loss, answer_positions
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
-IGNORE = -100
 Turns = tuple[tuple[str, str], ...]  # earlier (question, answer) turns of a conversation about the same audio
 
 
@@ -153,12 +153,9 @@ class TwoHeads(nn.Module):
         transcript])``. Batches are left-padded, so every answer ends at the last position: the vocabulary
         projection runs only over the last ``k`` positions that hold them."""
         embeds, mask, labels, positions = self.collate([self.sequence(*item) for item in batch])
-        k = int((labels != IGNORE).sum(-1).max()) + 1
+        k = answer_positions(labels)
         logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, logits_to_keep=k).logits
-        target = labels[:, -k + 1 :]
-        return torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]).float(), target.reshape(-1), ignore_index=IGNORE
-        )
+        return answer_loss(logits, labels)
 
     # --- generation ---------------------------------------------------------------------------------------
     @torch.no_grad()
