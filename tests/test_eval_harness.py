@@ -11,8 +11,9 @@ import yaml
 from almkit.errors import ConfigError
 from almkit.evaluation.card import load_card
 from almkit.evaluation.compare import compare_runs
-from almkit.evaluation.harness import checkpoint_hash, markdown, run_card, score
+from almkit.evaluation.harness import checkpoint_hash, run_card, score
 from almkit.evaluation.probe import probe
+from almkit.evaluation.report import markdown
 from shared_data import FSDD
 
 KIT = Path("/usr/share/hydrogen/data/drumkits")

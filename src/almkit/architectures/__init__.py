@@ -8,6 +8,8 @@ from pathlib import Path
 
 from almkit.errors import ConfigError
 
+__all__ = ["architecture_of", "check_architecture", "load_config"]
+
 #: config keys only each architecture has, and the commands that use it
 _KEYS = {"Two-Towers": {"audio_projector", "text_projector"}, "Two-Heads": {"lm", "transcriber"}}
 _USE = {"Two-Towers": "classify, embed, retrieve or eval", "Two-Heads": "caption, ask or chat"}

@@ -30,7 +30,7 @@ def _print_run(results: dict, fmt: Format) -> None:
             )
         )
         return
-    from almkit.evaluation.harness import markdown
+    from almkit.evaluation.report import markdown
 
     typer.echo(markdown(results))
 

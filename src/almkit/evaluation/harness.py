@@ -25,6 +25,7 @@ import yaml
 from almkit.data.manifest import Clip, read_manifest
 from almkit.errors import ConfigError
 from almkit.evaluation.card import Card, load_card
+from almkit.evaluation.report import write_report
 from almkit.evaluation.stats import bootstrap_ci
 from almkit.tasks import get_task
 from almkit.tasks.base import Audio, clip_audio
@@ -193,32 +194,9 @@ def score(folder: str | Path) -> Run:
         "machine": f"{platform.machine()} {platform.node()}",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    np.savez(folder / "per_item.npz", **{k: v for k, v in result.per_item.items()})
-    (folder / "results.md").write_text(markdown(results))
+    write_report(folder, results, result.per_item)
     task.plot(folder, result)
     return Run(folder, results)
-
-
-def markdown(results: dict) -> str:
-    card = results["card"]
-    lines = [
-        f"# {card['name']} ({card['task']})",
-        "",
-        f"model `{card['model']}` (sha256 {str(results.get('checkpoint_sha256'))[:12]}), manifest "
-        f"`{card['manifest']}`, split `{card['split']}`, N = {results['n']}",
-        "",
-        "| metric | value | 95% CI |",
-        "|---|---|---|",
-    ]
-    for name, s in results["scores"].items():
-        ci = f"[{s['ci95'][0]:.4f}, {s['ci95'][1]:.4f}]" if s["ci95"] else "-"
-        lines.append(f"| {name} | {s['value']:.4f} | {ci} |")
-    for name, why in (results.get("unavailable") or {}).items():
-        lines.append(f"| {name} | unavailable: {why} | - |")
-    if results.get("failures"):
-        lines += ["", f"{len(results['failures'])} input(s) failed and were not scored."]
-    return "\n".join(lines) + "\n"
 
 
 def run_card(card: Card | str | Path, folder: str | Path, audio_map: AudioMap | None = None) -> Run:
