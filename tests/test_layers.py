@@ -71,3 +71,8 @@ def test_one_load_for_every_kind_of_model(tmp_path):
 
     with pytest.raises(CheckpointError, match="no such model"):
         almkit.load(str(tmp_path / "nothing"))
+    import json
+
+    almkit.load_model().save_pretrained(tmp_path / "tt")  # new folders say what they are
+    assert json.loads((tmp_path / "tt" / "config.json").read_text())["architecture"] == "Two-Towers"
+    assert isinstance(almkit.load(str(tmp_path / "tt")), TwoTowers)

@@ -25,7 +25,7 @@ def check_architecture(config_file: Path, expected: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError("a model config must be a JSON object", source=config_file)
     for kind, keys in _KEYS.items():
-        if kind != expected and keys <= raw.keys():
+        if kind != expected and (raw.get("architecture") == kind or keys <= raw.keys()):
             raise ConfigError(
                 f"this is a {kind} model, and {expected} is needed here",
                 source=Path(config_file).parent,
@@ -35,13 +35,18 @@ def check_architecture(config_file: Path, expected: str) -> dict:
 
 
 def architecture_of(folder: Path) -> str | None:
-    """``"Two-Towers"`` or ``"Two-Heads"`` for an almkit model folder, from its config's keys (None: neither,
-    e.g. a transformers audio-LM folder)."""
+    """``"Two-Towers"`` or ``"Two-Heads"`` for an almkit model folder: its config's ``architecture`` key, or for
+    folders saved before that key existed, the keys only that architecture has (None: neither, e.g. a
+    transformers audio-LM folder)."""
     try:
         raw = json.loads((Path(folder) / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    return next((kind for kind, keys in _KEYS.items() if isinstance(raw, dict) and keys <= raw.keys()), None)
+    if not isinstance(raw, dict):
+        return None
+    if raw.get("architecture") in _KEYS:
+        return raw["architecture"]
+    return next((kind for kind, keys in _KEYS.items() if keys <= raw.keys()), None)
 
 
 def load_config(cls, path: Path, kind: str):

@@ -10,35 +10,47 @@ from __future__ import annotations
 from almkit.encoders.base import AudioEncoder
 from almkit.errors import ConfigError
 
-__all__ = ["AudioEncoder", "build_audio_encoder", "build_text_encoder"]
+__all__ = ["AUDIO_ENCODERS", "AudioEncoder", "build_audio_encoder", "build_text_encoder"]
 
-AUDIO_SPECS = ("yamnet", "yamnet+scores", "aisfx", "cnn", "hf:PATH")
+
+def _yamnet(spec: str, trainable: bool) -> AudioEncoder:
+    if trainable:
+        raise ConfigError("YAMNet runs in ONNX Runtime and cannot be fine-tuned", hint="freeze the audio tower")
+    from almkit.encoders.yamnet import YAMNetEncoder
+
+    return YAMNetEncoder(with_scores=spec == "yamnet+scores")
+
+
+def _aisfx(spec: str, trainable: bool) -> AudioEncoder:
+    from almkit.encoders.aisfx import AisfxEncoder
+
+    return AisfxEncoder(trainable=trainable)
+
+
+def _cnn(spec: str, trainable: bool) -> AudioEncoder:
+    from almkit.encoders.cnn import CNNEncoder
+
+    return CNNEncoder(trainable=True)  # no pretrained weights: it exists to be trained
+
+
+def _transformers(spec: str, trainable: bool) -> AudioEncoder:
+    from almkit.encoders.hf import TransformersAudioEncoder
+
+    return TransformersAudioEncoder(spec.removeprefix("hf:"), trainable=trainable)
+
+
+#: audio encoder name -> factory ``(spec, trainable) -> AudioEncoder``; ``hf:PATH`` takes any local folder
+AUDIO_ENCODERS = {"yamnet": _yamnet, "yamnet+scores": _yamnet, "aisfx": _aisfx, "cnn": _cnn, "hf:PATH": _transformers}
+AUDIO_SPECS = tuple(AUDIO_ENCODERS)
 
 
 def build_audio_encoder(spec: str, trainable: bool = False) -> AudioEncoder:
-    """The audio encoder named by ``spec`` (see :data:`AUDIO_SPECS`); ``trainable`` unfreezes a torch encoder.
-
-    YAMNet runs in ONNX Runtime and cannot train; the CNN is always trainable (it has no pretrained weights).
-    """
-    if spec in ("yamnet", "yamnet+scores"):
-        if trainable:
-            raise ConfigError("YAMNet runs in ONNX Runtime and cannot be fine-tuned", hint="freeze the audio tower")
-        from almkit.encoders.yamnet import YAMNetEncoder
-
-        return YAMNetEncoder(with_scores=spec == "yamnet+scores")
-    if spec == "aisfx":
-        from almkit.encoders.aisfx import AisfxEncoder
-
-        return AisfxEncoder(trainable=trainable)
-    if spec == "cnn":
-        from almkit.encoders.cnn import CNNEncoder
-
-        return CNNEncoder(trainable=True)  # no pretrained weights: it exists to be trained
-    if spec.startswith("hf:"):
-        from almkit.encoders.hf import TransformersAudioEncoder
-
-        return TransformersAudioEncoder(spec[3:], trainable=trainable)
-    raise ConfigError(f"unknown audio encoder {spec!r}", hint=f"choose one of {', '.join(AUDIO_SPECS)}")
+    """The audio encoder named by ``spec`` (a key of :data:`AUDIO_ENCODERS`); ``trainable`` unfreezes a torch
+    encoder. YAMNet runs in ONNX Runtime and cannot train; the CNN is always trainable (no pretrained weights)."""
+    name = "hf:PATH" if spec.startswith("hf:") else spec
+    if name not in AUDIO_ENCODERS:
+        raise ConfigError(f"unknown audio encoder {spec!r}", hint=f"choose one of {', '.join(AUDIO_ENCODERS)}")
+    return AUDIO_ENCODERS[name](spec, trainable)
 
 
 def build_text_encoder(spec: str, trainable: bool = False):

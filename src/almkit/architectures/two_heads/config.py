@@ -36,8 +36,11 @@ class TwoHeadsConfig:
     tags: int = 0  # top AudioSet tags of the window (name and score) written into the prompt; needs class scores
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
+    architecture: str = "Two-Heads"  # written into config.json: almkit.load reads it
 
     def validate(self) -> TwoHeadsConfig:
+        if self.architecture != "Two-Heads":
+            raise ConfigError(f"architecture={self.architecture!r}: this is the Two-Heads configuration")
         from almkit.architectures.two_heads.projectors import PROJECTORS
 
         if self.projector not in PROJECTORS:

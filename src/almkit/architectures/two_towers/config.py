@@ -34,8 +34,11 @@ class TwoTowersConfig:
     audio_dim: int = 0
     text_dim: int = 0
     n_classes: int = 0
+    architecture: str = "Two-Towers"  # written into config.json: almkit.load reads it
 
     def validate(self) -> TwoTowersConfig:
+        if self.architecture != "Two-Towers":
+            raise ConfigError(f"architecture={self.architecture!r}: this is the Two-Towers configuration")
         for name in ("audio_projector", "text_projector"):
             if getattr(self, name) not in PROJECTORS:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {', '.join(PROJECTORS)}")
