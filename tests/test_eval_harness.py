@@ -121,7 +121,7 @@ def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch
         def ask(self, paths, questions, **_):
             return ["Yes." if "speech" in q else "two" for q in questions]
 
-    monkeypatch.setattr(harness, "load_generator", lambda name: Table())
+    monkeypatch.setattr(harness, "load_generator", lambda name, **_: Table())
     rows = [
         {
             "audio": str(FSDD / "0_theo_0.wav"),
@@ -148,7 +148,7 @@ def test_captioning_intervals_only_for_metrics_that_are_item_means(manifest, tmp
         def caption(self, paths, **_):
             return ["a person speaking" if "fsdd" in str(p).lower() else "a loud sound" for p in paths]
 
-    monkeypatch.setattr(harness, "load_generator", lambda name: Table())
+    monkeypatch.setattr(harness, "load_generator", lambda name, **_: Table())
     card = write_card(tmp_path, task="captioning", model=str(tmp_path), metrics=["bleu_4", "meteor", "cider_d"])
     shutil.copy(manifest, tmp_path / "m.jsonl")
     scores = run_card(card, tmp_path / "run").results["scores"]
@@ -175,6 +175,10 @@ def test_eval_commands(manifest, tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["scores"]["top1"]["ci95"] is not None
+    r = subprocess.run(
+        [*run, "--card", card, "--out", tmp_path / "d", "--device", "tpu"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "'tpu'" in r.stderr  # --device reaches the model
     r = subprocess.run(
         [*run, "compare", tmp_path / "a", tmp_path / "a", "--format", "json"], capture_output=True, text=True
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format
+from almkit.cli._common import DEVICE, FORMAT, Format
 from almkit.errors import ConfigError
 
 eval_app = typer.Typer(
@@ -52,6 +52,7 @@ def main(
         str | None, typer.Option("--model", help="Evaluate this model folder instead of the card's (recorded).")
     ] = None,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
 ) -> None:
     """Run CARD: inference, then scoring, into a run folder."""
     if ctx.invoked_subcommand is not None:
@@ -68,13 +69,22 @@ def main(
             raise ConfigError("model folder not found", source=model, hint="pass a folder with config.json")
         typer.echo(f"model: {model} instead of the card's {c.model} (sha256 {c.checkpoint_sha256})", err=True)
         c = replace(c, model=model, checkpoint_sha256=None, overrides={"model": [c.model, c.checkpoint_sha256]})
-    run = run_card(c, out or Path("runs/eval") / c.name)
+    run = run_card(c, out or Path("runs/eval") / c.name, device=device)
     _print_run(run.results, fmt)
     typer.echo(f"run folder: {run.folder}", err=True)
     _finish(run.results)
 
 
-def _quick(task: str, manifest: Path, model: str, split: str | None, prompt: str | None, out: Path | None, fmt: Format):
+def _quick(
+    task: str,
+    manifest: Path,
+    model: str,
+    split: str | None,
+    prompt: str | None,
+    out: Path | None,
+    fmt: Format,
+    device: str,
+):
     from almkit.evaluation.card import Card
     from almkit.evaluation.harness import run_card
 
@@ -89,7 +99,7 @@ def _quick(task: str, manifest: Path, model: str, split: str | None, prompt: str
         prompt=prompt or "the sound of a {}",
     ).validate()
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_card(card, out or Path(tmp))
+        run = run_card(card, out or Path(tmp), device=device)
         results = run.results
     _print_run(results, fmt)
     _finish(results)
@@ -103,9 +113,10 @@ def zero_shot(
     prompt: Annotated[str | None, typer.Option(help="Template with {} for the label.")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
 ) -> None:
     """Zero-shot classification accuracy (top-1, top-5, N, chance) with labels from the manifest."""
-    _quick("zero-shot", manifest, model, split, prompt, out, fmt)
+    _quick("zero-shot", manifest, model, split, prompt, out, fmt, device)
 
 
 @eval_app.command("retrieval")
@@ -115,9 +126,10 @@ def retrieval(
     split: Annotated[str | None, typer.Option(help="Only clips of this split (default: all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
 ) -> None:
     """Audio-text retrieval both directions: R@1/5/10, mAP@10, median rank (several captions per clip)."""
-    _quick("retrieval", manifest, model, split, None, out, fmt)
+    _quick("retrieval", manifest, model, split, None, out, fmt, device)
 
 
 @eval_app.command("rescore")
@@ -154,13 +166,14 @@ def probe(
     card: Annotated[str, typer.Option("--card", help="Card YAML or shipped card name.")],
     out: Annotated[Path | None, typer.Option("--out")] = None,
     fmt: FORMAT = Format.table,
+    device: DEVICE = "auto",
 ) -> None:
     """Re-run CARD with silence and with shuffled audio; exit 1 if the score does not drop."""
     from almkit.evaluation.card import load_card
     from almkit.evaluation.probe import probe as _probe
 
     c = load_card(card)
-    result = _probe(c, out or Path("runs/probe") / c.name)
+    result = _probe(c, out or Path("runs/probe") / c.name, device=device)
     if fmt == "json":
         print(json.dumps(result))
     else:

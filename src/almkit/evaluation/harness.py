@@ -122,17 +122,18 @@ def _check_preprocessing(card: Card, model) -> dict:
     return actual
 
 
-def load_generator(name: str):
+def load_generator(name: str, device: str = "auto"):
     """A Two-Heads model exposing ``caption(paths)`` and ``ask(paths, questions)``."""
     try:
         from almkit.architectures.two_heads import load_generator as _load
     except ImportError as err:
         raise ConfigError("Two-Heads models are not available in this installation", hint=str(err)) from None
-    return _load(name)
+    return _load(name, device=device)
 
 
-def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
-    """Stage 1: run the model named by the card; write predictions into ``folder``."""
+def infer(card: Card, folder: Path, audio_map: AudioMap | None = None, device: str = "auto") -> Path:
+    """Stage 1: run the model named by the card (on ``device``; see ``almkit.device``); write predictions
+    into ``folder``."""
     digest = checked_hash(card)  # the protocol's checkpoint before anything else
     folder.mkdir(parents=True, exist_ok=True)
     clips = _clips(card)
@@ -148,10 +149,10 @@ def infer(card: Card, folder: Path, audio_map: AudioMap | None = None) -> Path:
     if task.architecture == "Two-Towers":
         from almkit import load_model
 
-        model = load_model(card.model)
+        model = load_model(card.model, device=device)
         info["preprocessing"] = _check_preprocessing(card, model)
     else:
-        model = load_generator(card.model)
+        model = load_generator(card.model, device=device)
     failures = task.infer(card, model, clips, used, folder)
     info["failures"] = [{"audio": p, "error": m} for p, m in failures]
     info["seconds"] = round(time.perf_counter() - t0, 3)
@@ -199,6 +200,8 @@ def score(folder: str | Path) -> Run:
     return Run(folder, results)
 
 
-def run_card(card: Card | str | Path, folder: str | Path, audio_map: AudioMap | None = None) -> Run:
+def run_card(
+    card: Card | str | Path, folder: str | Path, audio_map: AudioMap | None = None, device: str = "auto"
+) -> Run:
     card = card if isinstance(card, Card) else load_card(card)
-    return score(infer(card, Path(folder), audio_map))
+    return score(infer(card, Path(folder), audio_map, device))

@@ -48,17 +48,17 @@ def _shuffled(seed: int):
     return audio_map
 
 
-def probe(card: Card | str | Path, folder: str | Path) -> dict:
+def probe(card: Card | str | Path, folder: str | Path, device: str = "auto") -> dict:
     """Run the three variants under ``folder``; returns the primary metric of each and the verdict."""
     card = card if isinstance(card, Card) else load_card(card)
     folder = Path(folder)
     metric = get_task(card.task).primary
     out = {"metric": metric}
-    real = run_card(card, folder / "real").results["scores"][metric]
+    real = run_card(card, folder / "real", device=device).results["scores"][metric]
     out["real"] = real
     with tempfile.TemporaryDirectory() as tmp:
         for name, audio_map in (("silence", _silence(Path(tmp))), ("shuffled", _shuffled(card.seed))):
-            out[name] = run_card(card, folder / name, audio_map).results["scores"][metric]
+            out[name] = run_card(card, folder / name, audio_map, device).results["scores"][metric]
     low, high = real["ci95"] or (real["value"], real["value"])
     if higher_is_better(metric):  # a probe score that is not worse than the real run's interval
         out["ignores_audio"] = any(out[v]["value"] >= low for v in ("silence", "shuffled"))
