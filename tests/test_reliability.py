@@ -96,3 +96,17 @@ def test_an_answer_does_not_depend_on_the_other_files_of_the_call():
     together = gen.caption(files)
     assert together == [gen.caption([f])[0] for f in files]
     assert gen.ask(files[:1], ["Is there a dog sound?"]) == gen.ask(files, ["Is there a dog sound?"] * 4)[:1]
+
+
+def test_a_damaged_checkpoint_is_named(tmp_path):
+    from almkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+    module = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(module.parameters())
+    module(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    folder = save_checkpoint(tmp_path / "step-0000001", module, optimizer, {"step": 1})
+    assert load_checkpoint(folder, module, optimizer)["step"] == 1
+    (folder / "optimizer.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors"):
+        load_checkpoint(folder, module, optimizer)

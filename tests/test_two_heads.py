@@ -89,7 +89,7 @@ def test_a_transcript_follows_the_audio_in_the_first_turn_and_is_not_a_target(ti
 def test_tags_name_the_windows_loudest_classes_in_the_prompt(tiny_lm):
     model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, tags=3)
     frames = torch.zeros(4, 1545)
-    dog, bark, silence = (1024 + model.tag_names.index(n) for n in ("dog", "bark", "silence"))
+    dog, bark, silence = (1024 + model.class_names.index(n) for n in ("dog", "bark", "silence"))
     frames[1, dog], frames[2, bark], frames[0, silence] = 0.91, 0.4, 0.02  # the highest frame counts, not the mean
     assert model.tag_text(frames) == "dog 0.91, bark 0.40"  # under 0.05 is left out (but the first is kept)
     assert model.tag_text(torch.zeros(2, 1545)).endswith(" 0.00")

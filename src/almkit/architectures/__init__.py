@@ -24,29 +24,32 @@ def check_architecture(config_file: Path, expected: str) -> dict:
         raise ConfigError(f"unreadable model config ({err})", source=config_file) from err
     if not isinstance(raw, dict):
         raise ConfigError("a model config must be a JSON object", source=config_file)
-    for kind, keys in _KEYS.items():
-        if kind != expected and (raw.get("architecture") == kind or keys <= raw.keys()):
-            raise ConfigError(
-                f"this is a {kind} model, and {expected} is needed here",
-                source=Path(config_file).parent,
-                hint=f"use it with almkit {_USE[kind]}, or pass a {expected} model",
-            )
+    kind = _kind(raw)
+    if kind is not None and kind != expected:
+        raise ConfigError(
+            f"this is a {kind} model, and {expected} is needed here",
+            source=Path(config_file).parent,
+            hint=f"use it with almkit {_USE[kind]}, or pass a {expected} model",
+        )
     return raw
 
 
+def _kind(raw: dict) -> str | None:
+    """The config's ``architecture`` key or, for folders saved before that key existed, the keys only that
+    architecture has."""
+    if raw.get("architecture") in _KEYS:
+        return raw["architecture"]
+    return next((kind for kind, keys in _KEYS.items() if keys <= raw.keys()), None)
+
+
 def architecture_of(folder: Path) -> str | None:
-    """``"Two-Towers"`` or ``"Two-Heads"`` for an almkit model folder: its config's ``architecture`` key, or for
-    folders saved before that key existed, the keys only that architecture has (None: neither, e.g. a
-    transformers audio-LM folder)."""
+    """``"Two-Towers"`` or ``"Two-Heads"`` for an almkit model folder (None: neither, e.g. a transformers
+    audio-LM folder, or no readable config)."""
     try:
         raw = json.loads((Path(folder) / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(raw, dict):
-        return None
-    if raw.get("architecture") in _KEYS:
-        return raw["architecture"]
-    return next((kind for kind, keys in _KEYS.items() if keys <= raw.keys()), None)
+    return _kind(raw) if isinstance(raw, dict) else None
 
 
 def load_config(cls, path: Path, kind: str):

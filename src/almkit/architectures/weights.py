@@ -46,3 +46,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"unreadable weights ({err})", source=path, hint="the file is damaged: train or download it again"
         ) from None
+
+
+def load_trainable_weights(module: torch.nn.Module, path: Path) -> None:
+    """:func:`load_trainable_state_dict` from a safetensors file (a model folder's ``model.safetensors``)."""
+    load_trainable_state_dict(module, read_weights(path), path)

@@ -21,16 +21,15 @@ FORMAT = Annotated[Format, typer.Option("--format", help="table (human) or json 
 DEVICE = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")]
 
 
-def report_failures(failures: list[tuple[str, str]], usable: int | None = None) -> None:
-    """Print every failed input at the end of a batch command and exit 1 if there was any; exit 2 (nothing
-    done) when ``usable`` says that no input could be used."""
+def report_failures(failures: list[tuple[str, str]], what: str = "") -> None:
+    """Print every failed input at the end of a batch command and exit 1 if there was any (2 when ``what``
+    says no input could be used at all)."""
     if not failures:
         return
-    nothing = usable == 0
-    typer.secho(f"{len(failures)} input(s) failed{': no usable input' if nothing else ''}:", fg="red", err=True)
+    typer.secho(f"{len(failures)} input(s) failed{what}:", fg="red", err=True)
     for path, message in failures:
         typer.secho(f"  {path}: {message}", err=True)
-    raise typer.Exit(2 if nothing else 1)
+    raise typer.Exit(2 if what else 1)
 
 
 def require_usable(good: list, failures: list[tuple[str, str]]) -> None:
@@ -39,7 +38,7 @@ def require_usable(good: list, failures: list[tuple[str, str]]) -> None:
         return
     if not failures:
         raise ConfigError("no audio files in the inputs", hint="pass audio files, or folders that hold them")
-    report_failures(failures, usable=0)
+    report_failures(failures, ": no usable input")
 
 
 def check_writable(out: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format, progress_over, report_failures, short_names, table
+from almkit.cli._common import FORMAT, Format, progress_over, report_failures, require_usable, short_names, table
 from almkit.errors import AudioError, ConfigError
 
 
@@ -45,13 +45,15 @@ def transcribe(
         raise AudioError(f"no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) in it", source=" ".join(audio))
     transcriber = WhisperTranscriber(model, language=None if language == "auto" else language, beam_size=beam_size)
     failures: list[tuple[str, str]] = []
-    done: list[tuple[str, dict]] = []
+    done: list[tuple[str, dict]] = []  # table rows (JSON lines are printed as soon as a file is done)
+    good = 0
     for path in progress_over(paths, "transcribing"):
         try:
             result = transcriber.transcribe(load_audio(path, transcriber.sample_rate))
         except AlmkitError as err:
             failures.append((path, err.what))
             continue
+        good += 1
         if fmt == Format.json:  # one line per file as soon as it is done
             row = {"audio": path, "text": result["text"], "language": result["language"]}
             print(json.dumps({**row, "duration": round(result["duration"], 3), "segments": result["segments"]}))
@@ -64,6 +66,7 @@ def transcribe(
             for name, (_, r) in zip(names, done, strict=True)
         ]
         table(f"transcripts, Whisper {model} ({root})", ["audio", "language", "seconds", "text"], rows)
+    require_usable(range(good), failures)
     report_failures(failures)
 
 

@@ -69,10 +69,10 @@ def audio_features(
 
     cache = _load(cache_file) if cache_file is not None else {}
     spans = list(segments) if segments is not None else [(0.0, None)] * len(paths)
+    parts = (spec,) if pool else (spec, encoder.policy)  # frame sequences depend on the hop as well
     keys, todo = {}, []
     for p, span in dict.fromkeys(zip((str(p) for p in paths), spans, strict=True)):
         name = segment_name(p, *span)
-        parts = (spec,) if pool else (spec, encoder.policy)  # frame sequences depend on the hop as well
         keys[name] = _file_key(name, p, *parts)
         if keys[name] not in cache:
             todo.append((p, span, name))

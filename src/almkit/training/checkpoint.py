@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from almkit.architectures.weights import load_trainable_state_dict, trainable_state_dict
+from almkit.architectures.weights import load_trainable_weights, read_weights, trainable_state_dict
 from almkit.errors import CheckpointError
 
 
@@ -55,12 +55,13 @@ def save_checkpoint(
 def load_checkpoint(
     folder: Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
 ) -> dict[str, Any]:
-    """Restore a checkpoint written by :func:`save_checkpoint`; returns its ``state.json``."""
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns its ``state.json``. A damaged file is a
+    CheckpointError naming it."""
     try:
         info = json.loads((folder / "state.json").read_text())
-        load_trainable_state_dict(module, load_file(str(folder / "model.safetensors")), folder)
+        load_trainable_weights(module, folder / "model.safetensors")
         if optimizer is not None:
-            tensors = load_file(str(folder / "optimizer.safetensors"))
+            tensors = read_weights(folder / "optimizer.safetensors")
             optimizer.load_state_dict(_unflatten_optimizer(tensors, info.pop("optimizer")))
     except (OSError, ValueError, KeyError) as err:
         raise CheckpointError(f"unreadable checkpoint ({err})", source=folder) from err

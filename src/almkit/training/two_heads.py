@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from almkit.architectures.two_heads import TwoHeads, TwoHeadsConfig, create_model
-from almkit.architectures.weights import load_trainable_state_dict, read_weights
+from almkit.architectures.weights import load_trainable_weights
 from almkit.data.instructions import length_batches
 from almkit.errors import ConfigError
 from almkit.training.engine import TrainConfig, TrainResult, fit
@@ -34,5 +34,5 @@ def train_two_heads(
     if init is not None:
         if TwoHeadsConfig.load(init / "config.json") != model.config:
             raise ConfigError("its config.json differs from the configuration being trained", source=init)
-        load_trainable_state_dict(model, read_weights(init / "model.safetensors"), init / "model.safetensors")
+        load_trainable_weights(model, init / "model.safetensors")
     return model, fit(model, batches, train, collate_fn=_one_batch)

@@ -69,7 +69,7 @@ class TwoHeadsConfig:
 
     def build_transcriber(self):
         """The speech transcriber whose text goes into the prompt, or None. Whisper's text comes in the form
-        PocketSphinx gives (``normalize_phrase``: lower-case words, digits spelt out), so a model trained on
+        PocketSphinx gives (``spoken_form``: lower-case words, digits spelt out), so a model trained on
         PocketSphinx transcripts reads the same kind of text."""
         if self.transcriber == "none":
             return None

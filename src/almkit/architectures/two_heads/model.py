@@ -13,7 +13,7 @@ from torch import nn
 
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
-from almkit.architectures.weights import load_trainable_state_dict, read_weights, trainable_state_dict
+from almkit.architectures.weights import load_trainable_weights, trainable_state_dict
 from almkit.errors import CheckpointError
 from almkit.objectives.generative import IGNORE, answer_loss, answer_positions
 
@@ -55,6 +55,9 @@ class TwoHeads(nn.Module):
         self.lm = lm
         self.lm_dim = lm.get_input_embeddings().embedding_dim
         table = lm.get_input_embeddings().weight.detach()
+        # the encoder's class names (lower case), for the score prior and the prompt's tags; one encoder built
+        needs_names = config.score_prior or config.tags
+        self.class_names = [n.lower() for n in config.build_encoder().class_names] if needs_names else []
         self.projector = build_projector(
             config.projector,
             config.audio_dim,
@@ -64,15 +67,13 @@ class TwoHeads(nn.Module):
             norm=float(table.norm(dim=-1).mean()),
             prior=self._class_name_embeddings(table) if config.score_prior else None,
         )
-        self.tag_names = [n.lower() for n in config.build_encoder().class_names] if config.tags else []
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
 
     def _class_name_embeddings(self, table: torch.Tensor) -> torch.Tensor:
         """``[n_classes, lm_dim]``: mean LM input embedding of each of the encoder's class names."""
-        names = self.config.build_encoder().class_names
-        ids = self.tokenizer([f" {n.lower()}" for n in names], add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer([f" {n}" for n in self.class_names], add_special_tokens=False)["input_ids"]
         return torch.stack([table[i].mean(0) for i in ids]).clone()
 
     # --- sequences ----------------------------------------------------------------------------------------
@@ -81,10 +82,10 @@ class TwoHeads(nn.Module):
         0.84"; tags under 0.05 are left out, the first is always kept), or None for a model without tags."""
         if not self.config.tags:
             return None
-        scores = frames[:, -len(self.tag_names) :].float().amax(0)
+        scores = frames[:, -len(self.class_names) :].float().amax(0)
         values, indices = scores.topk(self.config.tags)
         top = zip(indices.tolist(), values.tolist(), strict=True)
-        return ", ".join(f"{self.tag_names[i]} {s:.2f}" for k, (i, s) in enumerate(top) if k == 0 or s >= 0.05)
+        return ", ".join(f"{self.class_names[i]} {s:.2f}" for k, (i, s) in enumerate(top) if k == 0 or s >= 0.05)
 
     def prompt_ids(
         self, instruction: str, history: Turns = (), speech: str | None = None, tags: str | None = None
@@ -217,5 +218,5 @@ class TwoHeads(nn.Module):
                 hint="train one with recipes/two_heads.py",
             )
         model = cls(TwoHeadsConfig.load(folder / "config.json"))
-        load_trainable_state_dict(model, read_weights(folder / "model.safetensors"), folder / "model.safetensors")
+        load_trainable_weights(model, folder / "model.safetensors")
         return model.eval()

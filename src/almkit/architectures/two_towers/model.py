@@ -40,7 +40,8 @@ def pretrained_path(name: str | Path) -> Path:
 
 
 def _is_one(audio) -> bool:
-    """One clip: a path, a 1-D or [channels, samples] waveform, or a ``(waveform, sample_rate)`` pair."""
+    """One clip: a path, a 1-D waveform, or a ``(waveform, sample_rate)`` pair (a bare 2-D array is a batch of
+    waveforms; a multichannel waveform goes in a pair)."""
     if isinstance(audio, str | Path):
         return True
     if isinstance(audio, np.ndarray | torch.Tensor):
