@@ -1,8 +1,11 @@
 """Audio I/O and the chunking policy: every bad-input case names the file; chunking never drops audio."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 import torch
 
 from almkit.audio.chunking import ChunkPolicy
@@ -103,3 +106,22 @@ def test_truncated_files_are_reported_not_read_to_their_first_half(tmp_path, suf
     assert len(load_audio(whole)) == 16000
     with pytest.raises(AudioError, match="truncated: its header promises 1.00 s"):
         load_audio(half)
+
+
+def test_long_files_are_decoded_in_blocks_with_memory_near_the_output(tmp_path):
+    """Two minutes of 44.1 kHz stereo read at 16 kHz: peak allocations stay near the 7.7 MB output (decoding
+    the whole file first, as before, peaked above 5x it), and the samples equal one soxr call on the whole
+    mono wave."""
+    seconds, sr = 120, 44_100
+    rng = np.random.default_rng(0)
+    stereo = rng.normal(0, 0.2, (seconds * sr, 2)).clip(-1, 1).astype(np.float32)
+    path = tmp_path / "long.wav"
+    sf.write(path, stereo, sr, subtype="PCM_16")
+    tracemalloc.start()
+    wave = load_audio(path, 16_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2.5 * wave.nbytes, (peak, wave.nbytes)
+    as_read = sf.read(path, dtype="int16")[0].astype(np.float32) / 32768
+    whole = soxr.resample(np.ascontiguousarray(as_read.mean(axis=1, dtype=np.float32)), sr, 16_000, quality="HQ")
+    assert np.array_equal(wave, whole.astype(np.float32))

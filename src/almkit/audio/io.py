@@ -7,6 +7,7 @@ zero-length (no samples), or holding NaN/infinite samples. Silent audio is valid
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,45 +103,66 @@ def _wav_frames(path: Path, channels: int, fmt: tuple[str, str]) -> int | None:
     return None if size in (0, 0xFFFFFFFF) else size // (width * channels)
 
 
+BLOCK_FRAMES = 1 << 18  # frames decoded at a time (~6 s at 44.1 kHz): memory stays ~2x the output, at any length
+
+
 def load_audio(
     path: str | Path, sample_rate: int | None = None, offset: float = 0.0, duration: float | None = None
 ) -> np.ndarray:
     """Mono float32 samples ``[T]`` of ``path`` (optionally a segment), resampled to ``sample_rate`` if given.
 
-    Channels are averaged. Raises :class:`AudioError` naming the file for every unusable input.
+    Channels are averaged. The file is decoded, mixed down and resampled in blocks of ``BLOCK_FRAMES``, so an
+    hour of 44.1 kHz stereo costs about twice the 16 kHz output in memory, not the whole decoded file (soxr's
+    stream gives the same samples as one call on the whole wave, whatever the block size). Raises
+    :class:`AudioError` naming the file for every unusable input.
     """
     path = Path(path)
     _check_file(path)
+    blocks: list[np.ndarray] = []
     try:
         with sf.SoundFile(str(path)) as fh:
             sr, integer_pcm = fh.samplerate, fh.subtype.startswith("PCM_")
-            declared, fmt = fh.frames, (fh.format, fh.subtype)
+            declared, fmt, channels = fh.frames, (fh.format, fh.subtype), fh.channels
             start = min(int(round(offset * sr)), fh.frames) if offset else 0
             if start:
                 fh.seek(start)
-            frames = -1 if duration is None else int(round(duration * sr))
+            left = math.inf if duration is None else int(round(duration * sr))
             # libsndfile's own int -> float conversion is ~8x slower than reading the integers and scaling
             # them here (same values: both divide by 2^15 or 2^31, exact in float32)
             dtype = _INT_READ.get(fh.subtype, "float32")
-            data = fh.read(frames, dtype=dtype, always_2d=True)
+            scale = np.float32(1.0 / (np.iinfo(dtype).max + 1.0)) if dtype != "float32" else None
+            resampling = bool(sample_rate) and sample_rate != sr
+            stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if resampling else None
+            held = 0
+            while left > 0:
+                data = fh.read(int(min(left, BLOCK_FRAMES)), dtype=dtype, always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                held, left = held + data.shape[0], left - data.shape[0]
+                block = _mono(data, scale)
+                if not integer_pcm and not np.isfinite(block).all():  # integer PCM cannot hold NaN or inf
+                    raise AudioError("contains NaN or infinite samples", source=path, hint="re-export the file")
+                blocks.append(stream.resample_chunk(block) if stream else block)
+            if stream:
+                blocks.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise _decode_error(path, err) from None
-    if data.shape[0] == 0:
+    if held == 0:
         what = "zero-length audio (no samples)" if not offset else f"no samples after offset {offset} s"
         raise AudioError(what, source=path, hint="re-export or remove it")
     if duration is None:  # read to the end: did the file hold what its header promised?
-        held = start + data.shape[0]
-        promised = _wav_frames(path, data.shape[1], fmt) if fmt[0] == "WAV" else declared
-        if promised is not None and held < promised * 0.98:
+        promised = _wav_frames(path, channels, fmt) if fmt[0] == "WAV" else declared
+        if promised is not None and start + held < promised * 0.98:
             raise AudioError(
-                f"truncated: its header promises {promised / sr:.2f} s, the file holds {held / sr:.2f} s",
+                f"truncated: its header promises {promised / sr:.2f} s, the file holds {(start + held) / sr:.2f} s",
                 source=path,
                 hint="download or export it again",
             )
-    if dtype != "float32":
-        scale = np.float32(1.0 / (np.iinfo(dtype).max + 1.0))
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+
+
+def _mono(data: np.ndarray, scale: np.float32 | None) -> np.ndarray:
+    """``[frames, channels]`` as read -> mono float32 (integer PCM scaled to [-1, 1))."""
+    if scale is not None:
         data = np.multiply(data, scale, dtype=np.float32)
-    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not integer_pcm and not np.isfinite(wave).all():  # integer PCM cannot hold NaN or inf
-        raise AudioError("contains NaN or infinite samples", source=path, hint="re-export the file")
-    return resample(np.ascontiguousarray(wave), sr, sample_rate) if sample_rate else wave
+    return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0])
