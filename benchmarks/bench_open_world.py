@@ -108,7 +108,7 @@ def in_domain(models: dict, suites: Path, encoder) -> dict:
         path = suites / rel
         if not path.is_file():
             continue
-        clips = [c for c in read_manifest(path) if c.split == "test"]
+        clips = [c for c in read_manifest(path, allow_outside=True) if c.split == "test"]
         feats = embed_files(encoder, [str(c.audio_path) for c in clips], progress=False).embeddings
         labels = sorted({c.label for c in clips})
         truth = np.array([labels.index(c.label) for c in clips])
@@ -176,7 +176,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
     args = ap.parse_args()
 
-    clips = [c for c in read_manifest(args.suites / "open-world" / "open-world.jsonl") if c.split == args.split]
+    clips = [
+        c
+        for c in read_manifest(args.suites / "open-world" / "open-world.jsonl", allow_outside=True)
+        if c.split == args.split
+    ]
     packages = sorted({c.extra["package"] for c in clips})
     print(
         f"# bench_open_world  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "

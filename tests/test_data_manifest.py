@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer.testing import CliRunner
 
+from almkit.cli import app
 from almkit.data.manifest import QA, SCHEMA_VERSION, Clip, Event, Stem, read_manifest, write_manifest
 from almkit.errors import ManifestError
 
@@ -22,7 +24,7 @@ def test_minimal_forms_are_valid_and_resolve_relative_to_manifest(tmp_path):
         sub / "m.jsonl",
         ['{"audio": "a/dog.wav", "captions": ["a dog barks"]}', "", '{"audio": "/abs/cat.wav", "label": "cat"}'],
     )
-    clips = list(read_manifest(m))
+    clips = list(read_manifest(m, allow_outside=True))
     assert len(clips) == 2
     assert clips[0].id == "a/dog" and clips[0].captions == ["a dog barks"]
     assert clips[0].audio_path == (sub / "a" / "dog.wav").absolute()
@@ -39,7 +41,7 @@ def test_parent_paths_climb_from_the_real_folder_of_a_symlinked_manifest(tmp_pat
     _write(real / "m.jsonl", ['{"audio": "../../../shared/a.wav"}'])
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "suites").symlink_to(real.parent)
-    clip = next(iter(read_manifest(tmp_path / "data" / "suites" / "fsdd" / "m.jsonl")))
+    clip = next(iter(read_manifest(tmp_path / "data" / "suites" / "fsdd" / "m.jsonl", allow_outside=True)))
     assert clip.audio_path == (tmp_path / "shared" / "a.wav").resolve() and clip.audio_path.is_file()
 
 
@@ -73,8 +75,31 @@ def test_write_rebases_relative_paths(tmp_path):
     (tmp_path / "a").mkdir()
     m = _write(tmp_path / "a" / "m.jsonl", ['{"audio": "s.wav", "label": "s"}'])
     write_manifest(tmp_path / "b" / "m.jsonl", read_manifest(m))
-    [clip] = read_manifest(tmp_path / "b" / "m.jsonl")
+    [clip] = read_manifest(tmp_path / "b" / "m.jsonl", allow_outside=True)
     assert clip.audio_path == (tmp_path / "a" / "s.wav").absolute()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"audio": "../../../etc/passwd"}',
+        '{"audio": "/etc/passwd"}',
+        '{"audio": "ok/../../secret.wav"}',
+        '{"audio": "a.wav", "stems": [{"audio": "../b.wav", "caption": "b"}]}',
+    ],
+)
+def test_paths_outside_the_manifest_folder_need_allow_outside(tmp_path, line):
+    (tmp_path / "data").mkdir()
+    m = _write(tmp_path / "data" / "m.jsonl", ['{"audio": "in/side.wav", "label": "x"}', line])
+    with pytest.raises(ManifestError) as info:
+        list(read_manifest(m))
+    message = str(info.value)
+    assert f"{m}:2" in message and "points outside the manifest's folder" in message and "--allow-outside" in message
+    assert "exist" not in message  # nothing is opened, so nothing is told about the file
+    assert len(list(read_manifest(m, allow_outside=True))) == 2
+    refused = CliRunner().invoke(app, ["data", "stats", str(m)])
+    assert isinstance(refused.exception, ManifestError) and "--allow-outside" in str(refused.exception)
+    assert CliRunner().invoke(app, ["data", "stats", str(m), "--allow-outside"]).exit_code == 0
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def manifest(tmp_path_factory):
 
 
 def write_card(folder: Path, **fields) -> Path:
-    card = {"name": "t", "task": "zero-shot", "manifest": "m.jsonl", "bootstrap": 200, **fields}
+    card = {"name": "t", "task": "zero-shot", "manifest": "m.jsonl", "bootstrap": 200, "allow_outside": True, **fields}
     path = folder / f"{card['name']}.yaml"
     path.write_text(yaml.safe_dump(card))
     return path

@@ -19,6 +19,9 @@ class Format(StrEnum):
 
 FORMAT = Annotated[Format, typer.Option("--format", help="table (human) or json (one object per line).")]
 DEVICE = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N.")]
+ALLOW_OUTSIDE = Annotated[
+    bool, typer.Option("--allow-outside", help="Read audio paths outside the manifest's folder (trusted manifests).")
+]
 
 
 def report_failures(failures: list[tuple[str, str]], what: str = "") -> None:

@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 
-from almkit.cli._common import DEVICE, FORMAT, Format
+from almkit.cli._common import ALLOW_OUTSIDE, DEVICE, FORMAT, Format
 from almkit.errors import ConfigError
 
 eval_app = typer.Typer(
-    help="Evaluate under protocol-locked cards (results with 95% bootstrap CIs).", invoke_without_command=True
+    rich_markup_mode=None,
+    help="Evaluate under protocol-locked cards (results with 95% bootstrap CIs).",
+    invoke_without_command=True,
 )
 
 
@@ -84,6 +86,7 @@ def _quick(
     out: Path | None,
     fmt: Format,
     device: str,
+    allow_outside: bool,
 ):
     from almkit.evaluation.card import Card
     from almkit.evaluation.harness import run_card
@@ -97,6 +100,7 @@ def _quick(
         split=split,
         model=model,
         prompt=prompt or "the sound of a {}",
+        allow_outside=allow_outside,
     ).validate()
     with tempfile.TemporaryDirectory() as tmp:
         run = run_card(card, out or Path(tmp), device=device)
@@ -114,9 +118,10 @@ def zero_shot(
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
     fmt: FORMAT = Format.table,
     device: DEVICE = "auto",
+    allow_outside: ALLOW_OUTSIDE = False,
 ) -> None:
     """Zero-shot classification accuracy (top-1, top-5, N, chance) with labels from the manifest."""
-    _quick("zero-shot", manifest, model, split, prompt, out, fmt, device)
+    _quick("zero-shot", manifest, model, split, prompt, out, fmt, device, allow_outside)
 
 
 @eval_app.command("retrieval")
@@ -127,9 +132,10 @@ def retrieval(
     out: Annotated[Path | None, typer.Option(help="Keep the run folder here.")] = None,
     fmt: FORMAT = Format.table,
     device: DEVICE = "auto",
+    allow_outside: ALLOW_OUTSIDE = False,
 ) -> None:
     """Audio-text retrieval both directions: R@1/5/10, mAP@10, median rank (several captions per clip)."""
-    _quick("retrieval", manifest, model, split, None, out, fmt, device)
+    _quick("retrieval", manifest, model, split, None, out, fmt, device, allow_outside)
 
 
 @eval_app.command("rescore")

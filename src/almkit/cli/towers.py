@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from almkit.cli._common import (
+    ALLOW_OUTSIDE,
     DEVICE,
     FORMAT,
     Format,
@@ -209,6 +210,7 @@ def train(
         bool, typer.Option("--extend", help="Resume a run with a new --steps (the lr schedule is recomputed).")
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse manifest keys outside the schema.")] = False,
+    allow_outside: ALLOW_OUTSIDE = False,
 ) -> None:
     """Train a Two-Towers model contrastively from a manifest (resumes from OUT if it holds checkpoints)."""
     from almkit.architectures.two_towers import TwoTowersConfig
@@ -243,7 +245,13 @@ def train(
         extend=extend,
     )
     _, result, failures = train_two_towers(
-        manifest, config, model_config=None if init else model_config, init=init, split=split, strict=strict
+        manifest,
+        config,
+        model_config=None if init else model_config,
+        init=init,
+        split=split,
+        strict=strict,
+        allow_outside=allow_outside,
     )
     if result.is_global_zero:
         typer.echo(f"trained {result.steps} steps, final loss {result.last_loss:.4f}; model in {out / 'model'}")

@@ -302,17 +302,24 @@ def _did_you_mean(keys: Iterable[str]) -> str:
     return f" (did you mean {', '.join(hints)}?)" if hints else ""
 
 
-def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
+def read_manifest(path: str | Path, strict: bool = False, allow_outside: bool = False) -> Iterator[Clip]:
     """Stream the clips of a JSONL manifest, validating each line as it is read.
 
     Blank lines are skipped. A malformed line raises :class:`ManifestError` with ``source="file:line"``.
     Relative ``audio`` paths resolve against the manifest's folder (``Clip.audio_path``). Top-level keys
     almkit does not know are kept under ``Clip.extra`` with one warning per new key (``strict``: an error).
+
+    A manifest is data, and data can come from anywhere: an audio or stem path that resolves outside the
+    manifest's folder (``../../etc/passwd``, ``/home/me/x.wav``) is refused before any file is opened, so a
+    shared manifest cannot make almkit read or probe other files. ``allow_outside=True`` (``--allow-outside``;
+    ``allow_outside: true`` in a card) reads such paths, for manifests you trust, e.g. those ``almkit data
+    import`` writes next to your copy of a dataset.
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError("manifest not found", source=path, hint="give the path of a .jsonl manifest")
     root = path.parent.absolute()
+    inside = os.path.realpath(root)
     warned: set[str] = set()
     seen: dict[str, int] = {}
     with path.open("rb") as fh:
@@ -344,6 +351,8 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
                 if strict and str(err).startswith("unknown key"):
                     hint = "move those fields under 'extra', or read without --strict to keep them there"
                 raise ManifestError(str(err), source=f"{path}:{lineno}", hint=hint) from None
+            if not allow_outside:
+                _check_inside(clip, inside, f"{path}:{lineno}")
             if clip.id in seen:
                 raise ManifestError(
                     f"clip id {clip.id!r} is also the id of line {seen[clip.id]}",
@@ -360,6 +369,17 @@ def read_manifest(path: str | Path, strict: bool = False) -> Iterator[Clip]:
                     stacklevel=2,
                 )
             yield clip
+
+
+def _check_inside(clip: Clip, root: str, source: str) -> None:
+    for written, resolved in [(clip.audio, clip.audio_path), *((s.audio, s.audio_path) for s in clip.stems)]:
+        if os.path.commonpath([os.path.abspath(resolved), root]) != root:
+            raise ManifestError(
+                f"audio path {written!r} points outside the manifest's folder ({root})",
+                source=source,
+                hint="if you trust this manifest, read it with --allow-outside (allow_outside=True; in a card: "
+                "allow_outside: true), or move the audio under the manifest's folder",
+            )
 
 
 def _rebase(audio: str, old_root: Path | None, new_root: Path) -> str:

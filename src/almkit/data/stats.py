@@ -11,7 +11,9 @@ from almkit.data.manifest import read_manifest
 _WORD = re.compile(r"[a-z0-9']+")
 
 
-def manifest_stats(path: str | Path, audio_durations: bool = True, top: int = 20, strict: bool = False) -> dict:
+def manifest_stats(
+    path: str | Path, audio_durations: bool = True, top: int = 20, strict: bool = False, allow_outside: bool = False
+) -> dict:
     """One streaming pass over a manifest.
 
     Hours use each clip's ``duration``; clips without one are measured from the file header when
@@ -31,7 +33,7 @@ def manifest_stats(path: str | Path, audio_durations: bool = True, top: int = 20
     qa: dict[str, Counter[str]] = {}
     events = 0
     stems = 0
-    for clip in read_manifest(path, strict=strict):
+    for clip in read_manifest(path, strict=strict, allow_outside=allow_outside):
         clips += 1
         if clip.duration is not None:
             seconds += clip.duration

@@ -158,9 +158,10 @@ def build_suites(
     return paths
 
 
-def list_sets(root: str | Path) -> tuple[list[dict], list[tuple[str, str]]]:
+def list_sets(root: str | Path, allow_outside: bool = False) -> tuple[list[dict], list[tuple[str, str]]]:
     """Every manifest (``*.jsonl``, shards excluded) under ``root`` with its clip count and hours of audio, and
-    the ``.jsonl`` files that are not manifests (predictions, logs), each with the reason."""
+    the ``.jsonl`` files that are not manifests (predictions, logs) or point outside their folder without
+    ``allow_outside``, each with the reason."""
     import warnings
 
     from almkit.data.stats import manifest_stats
@@ -173,7 +174,7 @@ def list_sets(root: str | Path) -> tuple[list[dict], list[tuple[str, str]]]:
         try:
             with warnings.catch_warnings():  # a file that is not a manifest at all warns about every key
                 warnings.simplefilter("ignore")
-                st = manifest_stats(path)
+                st = manifest_stats(path, allow_outside=allow_outside)
         except ManifestError as err:
             skipped.append((str(path), str(err)))
             continue

@@ -43,6 +43,7 @@ class Card:
     bootstrap: int = 1000
     seed: int = 0
     limit: int | None = None
+    allow_outside: bool = False  # read manifest audio outside the manifest's folder (imported datasets)
     overrides: dict[str, Any] = field(default_factory=dict)  # what the command line changed: {field: [was, hash]}
     source: str = ""  # the card file, filled in by load_card
 
@@ -59,6 +60,8 @@ class Card:
             value = getattr(self, name)
             if not (isinstance(value, int) and not isinstance(value, bool)) and not (name == "limit" and value is None):
                 bad(name, f"must be a whole number, not {value!r}")
+        if not isinstance(self.allow_outside, bool):
+            bad("allow_outside", f"must be true or false, not {self.allow_outside!r}")
         for name in ("preprocessing", "decoding", "overrides"):
             if not isinstance(getattr(self, name), dict):
                 bad(name, "must be a mapping")

@@ -94,7 +94,11 @@ def _clips(card: Card) -> list[Clip]:
             source=path,
             hint="build it (almkit data build-suites / almkit data import) or fix the card's manifest",
         )
-    clips = [c for c in read_manifest(path) if card.split in (None, "all") or c.split == card.split]
+    clips = [
+        c
+        for c in read_manifest(path, allow_outside=card.allow_outside)
+        if card.split in (None, "all") or c.split == card.split
+    ]
     clips = [c for c in clips if get_task(card.task).usable(c)]
     if card.limit:
         clips = clips[: card.limit]

@@ -65,11 +65,12 @@ def train_two_towers(
     split: str | None = "train",
     crop_windows: int = 1,
     strict: bool = False,
+    allow_outside: bool = False,
 ) -> tuple[TwoTowers, TrainResult, list[tuple[str, str]]]:
     """Train and save to ``<out_dir>/model``. Returns the model, the run and the audio files that failed."""
     from almkit.data.manifest import read_manifest
 
-    clips = list(read_manifest(manifest, strict=strict))
+    clips = list(read_manifest(manifest, strict=strict, allow_outside=allow_outside))
     if split and any(c.split for c in clips):
         clips = [c for c in clips if c.split == split]
     clips = [c for c in clips if clip_texts(c)]

@@ -139,7 +139,7 @@ def build_scenes(
 
     def stream(split: str | None):
         for p in shard_paths:
-            for clip in read_manifest(p):
+            for clip in read_manifest(p, allow_outside=True):  # our shards, naming ../audio
                 if split is None or clip.split == split:
                     yield clip
 
