@@ -29,7 +29,7 @@ def text(path: Path, content: str) -> None:
 def run(name, root, tmp_path, **kw):
     out = tmp_path / "out" / f"{name}.jsonl"
     report = import_dataset(name, root, out, **kw)
-    clips = list(read_manifest(out))
+    clips = list(read_manifest(out, allow_outside=True))  # it names the audio in the dataset's folder
     for c in clips:
         assert c.audio_path.is_file(), c.audio_path  # paths rebased to the manifest's folder
     assert report.clips == len(clips)
@@ -50,6 +50,45 @@ def test_esc50(tmp_path):
     assert report.clips == 2 and report.missing == ["audio/5-9032-A-0.wav"]
     assert clips["1-100038-A-14"].label == "chirping birds"
     assert clips["1-100032-A-0"].split == "fold1" and clips["1-100032-A-0"].extra["esc10"] is True
+
+
+def test_malformed_csv_rows_are_skipped_and_listed_with_their_line(tmp_path):
+    root = tmp_path / "ESC-50-master"
+    text(
+        root / "meta/esc50.csv",
+        "filename,fold,target,category,esc10,src_file,take\n"
+        "1-100032-A-0.wav,1,0,dog,True,100032,A\n"
+        "1-100038-A-14.wav,1,14\n"  # fields missing
+        "1-100038-A-15.wav,1,15,dog,True,100038,A,surplus\n"  # one field too many
+        "1-100038-A-16.wav,one,16,dog,True,100038,A\n",  # a fold that is not a number
+    )
+    for n in ("1-100032-A-0", "1-100038-A-14", "1-100038-A-15", "1-100038-A-16"):
+        wav(root / f"audio/{n}.wav")
+    report, clips = run("esc50", root, tmp_path)
+    assert list(clips) == ["1-100032-A-0"] and report.missing == []
+    assert report.bad_rows[0] == "esc50.csv:3: 3 fields, the header has 7"
+    assert report.bad_rows[1] == "esc50.csv:4: 8 fields, the header has 7"
+    assert report.bad_rows[2].startswith("esc50.csv:5: invalid literal for int()")
+    assert "3 malformed csv row(s) skipped" in report.summary()
+
+
+def test_malformed_audioset_and_audiocaps_rows(tmp_path):
+    root = tmp_path / "audiocaps"
+    text(
+        root / "dataset/test.csv", "audiocap_id,youtube_id,start_time,caption\n1,abc,thirty,a dog barks\n2,def,0,rain\n"
+    )
+    wav(root / "test/def_0.wav")
+    report, clips = run("audiocaps", root, tmp_path)
+    assert list(clips) == ["def_0"]
+    assert report.bad_rows == ["test.csv:2: could not convert string to float: 'thirty'"]
+    if ONTOLOGY.is_file():
+        root = tmp_path / "audioset"
+        text(root / "eval_segments.csv", "# YTID, start_seconds, end_seconds, positive_labels\nabc, 0.000\n")
+        text(root / "ontology.json", ONTOLOGY.read_text())
+        report, clips = run("audioset", root, tmp_path)
+        assert report.bad_rows == [
+            "eval_segments.csv:2: 2 fields, expected YTID, start_seconds, end_seconds, positive_labels"
+        ]
 
 
 def test_urbansound8k(tmp_path):

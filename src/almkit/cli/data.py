@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 
-from almkit.cli._common import FORMAT, Format
+from almkit.cli._common import ALLOW_OUTSIDE, FORMAT, Format
 from almkit.errors import ConfigError
 
 data_app = typer.Typer(
-    help="Manifests: import datasets, build real-source scenes and suites, statistics.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Manifests: import datasets, build real-source scenes and suites, statistics.",
+    no_args_is_help=True,
 )
 
 
@@ -25,7 +27,8 @@ def import_cmd(
     ontology: Path | None = typer.Option(None, help="AudioSet ontology.json (audioset only; default ROOT/**)"),
     allow_missing: bool = typer.Option(False, help="exit 0 even when listed files are missing on disk"),
 ) -> None:
-    """Import a standard dataset from its on-disk layout into a manifest; missing files are listed."""
+    """Import a standard dataset from its on-disk layout into a manifest; missing files and malformed csv rows
+    are listed (exit 1)."""
     from almkit.data.importers import import_dataset
 
     kw = {"ontology": ontology} if ontology is not None else {}
@@ -39,8 +42,10 @@ def import_cmd(
         if len(report.missing) > 10:
             typer.echo(f"  ... {len(report.missing) - 10} more", err=True)
         typer.echo(f"all missing files listed in {missing_path}", err=True)
-        if not allow_missing:
-            raise typer.Exit(1)
+    for line in report.bad_rows:
+        typer.echo(f"  malformed row skipped: {line}", err=True)
+    if report.bad_rows or (report.missing and not allow_missing):
+        raise typer.Exit(1)
 
 
 @data_app.command("build-scenes")
@@ -128,15 +133,16 @@ def build_suites_cmd(
 def list_cmd(
     root: Path = typer.Argument(Path("."), help="folder to search for manifests"),
     fmt: FORMAT = Format.table,
+    allow_outside: ALLOW_OUTSIDE = False,
 ) -> None:
     """Show the suites and datasets (manifests) under ROOT with their sizes."""
     from almkit.data.suites import list_sets
 
     if not root.is_dir():
         raise ConfigError("folder not found", source=root, hint="give a folder holding .jsonl manifests")
-    rows, skipped = list_sets(root)
+    rows, skipped = list_sets(root, allow_outside)
     for path, reason in skipped:
-        typer.echo(f"skipped {path}: not a manifest ({reason})", err=True)
+        typer.echo(f"skipped {path}: {reason}", err=True)
     if fmt == "json":
         for row in rows:
             typer.echo(json.dumps(row))
@@ -161,11 +167,12 @@ def stats_cmd(
     manifest: Path = typer.Argument(..., help="a .jsonl manifest"),
     fmt: FORMAT = Format.table,
     strict: bool = typer.Option(False, "--strict", help="refuse keys that are not in the manifest schema"),
+    allow_outside: ALLOW_OUTSIDE = False,
 ) -> None:
     """Clips, hours, label balance, caption vocabulary and diversity, QA answer balance, licences."""
     from almkit.data.stats import manifest_stats
 
-    st = manifest_stats(manifest, strict=strict)
+    st = manifest_stats(manifest, strict=strict, allow_outside=allow_outside)
     if fmt == "json":
         typer.echo(json.dumps(st))
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv
 from almkit.data.manifest import Clip
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
@@ -46,10 +46,9 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
         if path is None:
             continue
         groups: dict[tuple[str, float], list[dict]] = {}
-        for i, row in enumerate(read_csv(path)):
-            if i == 0:
-                require_columns(path, row, ["audiocap_id", "youtube_id", "start_time", "caption"])
-            groups.setdefault((row["youtube_id"], float(row["start_time"])), []).append(row)
+        columns = {"audiocap_id": str, "youtube_id": str, "start_time": float, "caption": str}
+        for row in read_csv(path, report, columns):
+            groups.setdefault((row["youtube_id"], row["start_time"]), []).append(row)
         for (ytid, start), rows in groups.items():
             ids = tuple(r["audiocap_id"] for r in rows)
             audio = index.find(*candidate_names(ytid, start, ids), folder=split)

@@ -64,11 +64,15 @@ def iter_clips(root: Path, report: ImportReport, ontology: Path | None = None) -
             for lineno, row in enumerate(csv.reader(fh, skipinitialspace=True), start=1):
                 if not row or row[0].startswith("#"):
                     continue
-                if len(row) < 4:
-                    raise LayoutError(
-                        "expected YTID, start_seconds, end_seconds, positive_labels", source=f"{path}:{lineno}"
-                    )
-                ytid, start, end = row[0], float(row[1]), float(row[2])
+                try:
+                    if len(row) != 4:
+                        raise ValueError(
+                            f"{len(row)} fields, expected YTID, start_seconds, end_seconds, positive_labels"
+                        )
+                    ytid, start, end = row[0], float(row[1]), float(row[2])
+                except ValueError as err:
+                    report.bad_rows.append(f"{path.name}:{lineno}: {err}")
+                    continue
                 mids = [m for m in row[3].split(",") if m]
                 audio = index.find(
                     f"Y{ytid}",

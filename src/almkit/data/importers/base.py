@@ -3,14 +3,16 @@
 An importer is a generator ``iter_clips(root, report) -> Iterator[Clip]`` that reads a dataset's published
 on-disk layout under ``root`` and yields one :class:`~almkit.data.manifest.Clip` per audio file found.
 Every file the dataset lists but that is not on disk is recorded in ``report.missing`` (never silently
-dropped); the clip is left out of the manifest so training never meets a dangling path.
+dropped); the clip is left out of the manifest so training never meets a dangling path. Every csv row that
+cannot be read (a field too few or too many, a number that is not one) is skipped and recorded in
+``report.bad_rows`` as ``file:line: reason``; the import goes on.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +28,11 @@ class ImportReport:
     root: Path
     clips: int = 0
     missing: list[str] = field(default_factory=list)
+    bad_rows: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{self.dataset}: {self.clips} clips from {self.root}; {len(self.missing)} listed file(s) missing"
+        bad = f"; {len(self.bad_rows)} malformed csv row(s) skipped" if self.bad_rows else ""
+        return f"{self.dataset}: {self.clips} clips from {self.root}; {len(self.missing)} listed file(s) missing{bad}"
 
 
 class LayoutError(AlmkitError):
@@ -87,26 +91,43 @@ class AudioIndex:
         return path.relative_to(self.root).as_posix()
 
 
-def read_csv(path: Path) -> Iterator[dict[str, str]]:
-    """Rows of a csv with a header (utf-8, falling back to latin-1 as some Clotho metadata needs)."""
+Converters = dict[str, Callable[[str], object]]
+
+
+def read_csv(
+    path: Path, report: ImportReport, required: Converters, optional: Converters | None = None
+) -> Iterator[dict]:
+    """Rows of a csv with a header (utf-8, falling back to latin-1 as some Clotho metadata needs), with the
+    ``required`` columns (a :class:`LayoutError` when the header lacks one) and the ``optional`` ones that are
+    present converted by their functions (``str``, ``int``, ``float``, ...). A row with a field too few or too
+    many, or a value its converter refuses, is skipped and listed in ``report.bad_rows``."""
+    convert = {**(optional or {}), **required}
     for encoding in ("utf-8-sig", "latin-1"):
         try:
             with path.open(newline="", encoding=encoding) as fh:
-                rows = list(csv.DictReader(fh))
+                reader = csv.DictReader(fh)
+                rows = [(reader.line_num, row) for row in reader]
             break
         except UnicodeDecodeError:
             continue
-    yield from rows
-
-
-def require_columns(path: Path, row: dict, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in row]
+        except csv.Error as err:
+            raise LayoutError(f"not a readable csv: {err} (line {reader.line_num})", source=path) from None
+    missing = [c for c in required if c not in (reader.fieldnames or ())]
     if missing:
         raise LayoutError(
-            f"csv lacks column(s) {missing} (has {list(row)})",
+            f"csv lacks column(s) {missing} (has {reader.fieldnames})",
             source=path,
             hint="is this the official file of the dataset?",
         )
+    for line, row in rows:
+        if None in row or None in row.values():
+            n = len(reader.fieldnames) + len(row.get(None) or ()) - sum(v is None for v in row.values())
+            report.bad_rows.append(f"{path.name}:{line}: {n} fields, the header has {len(reader.fieldnames)}")
+            continue
+        try:
+            yield row | {k: f(row[k]) for k, f in convert.items() if k in row}
+        except (ValueError, TypeError, SyntaxError) as err:
+            report.bad_rows.append(f"{path.name}:{line}: {err}")
 
 
 def plain(label: str) -> str:

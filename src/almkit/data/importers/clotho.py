@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv
 from almkit.data.manifest import Clip
 
 SPLITS = {"development": "train", "validation": "validation", "evaluation": "test"}
@@ -35,10 +35,9 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
             continue
         meta = {}
         if f"clotho_metadata_{split}.csv" in files:
-            meta = {r["file_name"]: r for r in read_csv(files[f"clotho_metadata_{split}.csv"]) if "file_name" in r}
-        for i, row in enumerate(read_csv(cap_path)):
-            if i == 0:
-                require_columns(cap_path, row, ["file_name", *(f"caption_{k}" for k in range(1, 6))])
+            rows = read_csv(files[f"clotho_metadata_{split}.csv"], report, {"file_name": str})
+            meta = {r["file_name"]: r for r in rows}
+        for row in read_csv(cap_path, report, {"file_name": str, **{f"caption_{k}": str for k in range(1, 6)}}):
             path = index.find(row["file_name"], folder=split)
             if path is None:
                 report.missing.append(f"{split}/{row['file_name']}")

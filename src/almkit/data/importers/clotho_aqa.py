@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, LayoutError, find_files, read_csv
 from almkit.data.manifest import QA, Clip
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
@@ -32,9 +32,7 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
         if path is None:
             continue
         clips: dict[str, tuple[list[QA], list[str]]] = {}
-        for i, row in enumerate(read_csv(path)):
-            if i == 0:
-                require_columns(path, row, ["file_name", "QuestionText", "answer"])
+        for row in read_csv(path, report, {"file_name": str, "QuestionText": str, "answer": str}):
             qa, conf = clips.setdefault(row["file_name"], ([], []))
             answer = row["answer"].strip()
             kind = "yes_no" if answer.lower() in ("yes", "no") else "single_word"

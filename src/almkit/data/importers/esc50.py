@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, plain, read_csv, require, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, plain, read_csv, require
 from almkit.data.manifest import Clip
 
 LICENSE = "CC BY-NC 3.0 (ESC-50; clips from freesound.org)"
@@ -18,9 +18,8 @@ LICENSE = "CC BY-NC 3.0 (ESC-50; clips from freesound.org)"
 def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
     csv_path = require(root, "ESC-50", "meta/esc50.csv", expected="meta/esc50.csv + audio/")
     index = AudioIndex(root / "audio") if (root / "audio").is_dir() else AudioIndex(root)
-    for i, row in enumerate(read_csv(csv_path)):
-        if i == 0:
-            require_columns(csv_path, row, ["filename", "fold", "target", "category", "src_file"])
+    columns = {"filename": str, "fold": int, "target": int, "category": str, "src_file": str}
+    for row in read_csv(csv_path, report, columns):
         path = index.find(row["filename"])
         if path is None:
             report.missing.append(f"audio/{row['filename']}")
@@ -31,9 +30,9 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
             id=Path(row["filename"]).stem,
             label=label,
             captions=[f"the sound of {label}"],
-            split=f"fold{int(row['fold'])}",
+            split=f"fold{row['fold']}",
             source=f"ESC-50/freesound:{row['src_file']}",
             license=LICENSE,
-            extra={"fold": int(row["fold"]), "target": int(row["target"]), "esc10": row.get("esc10") == "True"},
+            extra={"fold": row["fold"], "target": row["target"], "esc10": row.get("esc10") == "True"},
             root=root,
         )

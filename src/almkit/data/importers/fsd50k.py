@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, find_files, plain, read_csv, require, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, find_files, plain, read_csv, require
 from almkit.data.manifest import Clip
 
 LICENSE = "FSD50K: freesound.org clip licences (CC0 / CC BY / CC BY-NC / CC Sampling+)"
@@ -29,10 +29,8 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
         info_path = infos.get(f"{part}_clips_info_FSD50K.json")
         info = json.loads(info_path.read_text(encoding="utf-8")) if info_path else {}
         index = AudioIndex(root / folder) if (root / folder).is_dir() else None
-        for i, row in enumerate(read_csv(csv_path)):
-            if i == 0:
-                require_columns(csv_path, row, ["fname", "labels", "mids"])
-            fname = str(row["fname"])
+        for row in read_csv(csv_path, report, {"fname": str, "labels": str, "mids": str}):
+            fname = row["fname"]
             audio = index.find(f"{fname}.wav", fname) if index else None
             if audio is None:
                 report.missing.append(f"{folder}/{fname}.wav")

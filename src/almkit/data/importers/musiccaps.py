@@ -12,7 +12,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, read_csv, require, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, read_csv, require
 from almkit.data.manifest import Clip
 
 LICENSE = "MusicCaps captions CC BY-SA 4.0; audio: YouTube (uploaders' terms)"
@@ -21,10 +21,10 @@ LICENSE = "MusicCaps captions CC BY-SA 4.0; audio: YouTube (uploaders' terms)"
 def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
     path = require(root, "MusicCaps", "musiccaps-public.csv", expected="musiccaps-public.csv + audio files")
     index = AudioIndex(root)
-    for i, row in enumerate(read_csv(path)):
-        if i == 0:
-            require_columns(path, row, ["ytid", "start_s", "end_s", "aspect_list", "caption", "is_audioset_eval"])
-        ytid, start, end = row["ytid"], int(float(row["start_s"])), int(float(row["end_s"]))
+    seconds = lambda v: int(float(v))  # noqa: E731
+    columns = {"ytid": str, "start_s": seconds, "end_s": seconds, "aspect_list": str, "caption": str}
+    for row in read_csv(path, report, columns | {"is_audioset_eval": str}):
+        ytid, start, end = row["ytid"], row["start_s"], row["end_s"]
         audio = index.find(ytid, f"Y{ytid}", f"{ytid}_{start}", f"[{ytid}]-[{start}-{end}]")
         if audio is None:
             report.missing.append(f"ytid={ytid} start_s={start}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from almkit.data.importers.base import AudioIndex, ImportReport, plain, read_csv, require, require_columns
+from almkit.data.importers.base import AudioIndex, ImportReport, plain, read_csv, require
 from almkit.data.manifest import Clip
 
 LICENSE = "CC BY-NC 3.0 (UrbanSound8K; clips from freesound.org)"
@@ -20,10 +20,10 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
         root, "UrbanSound8K", "metadata/UrbanSound8K.csv", expected="metadata/UrbanSound8K.csv + audio/fold1..fold10/"
     )
     index = AudioIndex(root / "audio") if (root / "audio").is_dir() else AudioIndex(root)
-    for i, row in enumerate(read_csv(csv_path)):
-        if i == 0:
-            require_columns(csv_path, row, ["slice_file_name", "fsID", "fold", "classID", "class"])
-        fold = int(row["fold"])
+    columns = {"slice_file_name": str, "fsID": str, "fold": int, "classID": int, "class": str}
+    number = {"salience": lambda v: int(v or 0), "start": lambda v: float(v or 0), "end": lambda v: float(v or 0)}
+    for row in read_csv(csv_path, report, columns, number):
+        fold = row["fold"]
         path = index.find(row["slice_file_name"], folder=f"fold{fold}")
         if path is None or path.parent.name != f"fold{fold}":
             report.missing.append(f"audio/fold{fold}/{row['slice_file_name']}")
@@ -39,10 +39,10 @@ def iter_clips(root: Path, report: ImportReport) -> Iterator[Clip]:
             license=LICENSE,
             extra={
                 "fold": fold,
-                "class_id": int(row["classID"]),
-                "salience": int(row.get("salience") or 0),
-                "start": float(row.get("start") or 0),
-                "end": float(row.get("end") or 0),
+                "class_id": row["classID"],
+                "salience": row.get("salience", 0),
+                "start": row.get("start", 0.0),
+                "end": row.get("end", 0.0),
             },
             root=root,
         )
