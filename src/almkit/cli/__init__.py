@@ -13,6 +13,7 @@ from almkit.cli import assets, data, evaluate, heads, score, speech, towers
 from almkit.errors import AlmkitError
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: wraps at 80 columns without cutting option names
     name="almkit",
     help="Audio-language models end to end: tag, search, caption and question audio; train and evaluate.",
     no_args_is_help=True,
