@@ -107,13 +107,19 @@ def test_embed_files_and_text(drums, tmp_path):
     assert len(vec) == 384 and abs(np.linalg.norm(vec) - 1) < 1e-4
 
 
-def test_embeddings_do_not_depend_on_batch_size(drums):
+def test_embeddings_do_not_depend_on_batch_size_or_batch_mates(drums):
+    """The same bits, not merely close ones: a clip or a text alone, among others, in any batch size."""
     import almkit
 
     model = almkit.load_model()
     files = [str(f) for f in sorted(drums.glob("*.*")) if f.suffix != ".jsonl"][:9]
     a, b, c = model.embed_audio(files, batch_size=1), model.embed_audio(files, batch_size=4), model.embed_audio(files)
-    assert np.abs(a - b).max() <= 1e-5 and np.abs(a - c).max() <= 1e-5
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert np.array_equal(np.concatenate([model.embed_audio(f) for f in files]), a)
+    texts = ["a dog", "rain on a tin roof at night", "a kick drum hit", "a car horn honks twice in heavy traffic"]
+    together = model.embed_text(texts * 5)
+    assert np.array_equal(np.concatenate([model.embed_text(t) for t in texts] * 5), together)
+    assert np.array_equal(model.embed_text(texts * 5, batch_size=3), together)
 
 
 def test_retrieve_both_directions(drums, tmp_path):

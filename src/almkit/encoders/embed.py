@@ -2,9 +2,10 @@
 
 A worker thread prepares the next inputs (decode, resample, chunk and the encoder's row-wise front-end,
 :meth:`AudioEncoder.prepare`) while the caller's thread runs the forward passes, so the CPU work of a
-pipeline overlaps the model. Forward passes get full batches of ``batch_size`` chunks, whichever files the
-chunks come from; results do not depend on the batch size (encoders are row-independent). Inference only:
-no gradients (training calls ``encoder.encode_chunks`` itself).
+pipeline overlaps the model. Chunks are gathered ``batch_size`` at a time, whichever files they come from, and
+encoded in fixed-shape passes (:func:`~almkit.encoders.batching.fixed_blocks`), so results are the same bits
+whatever the batch size and the other files. Inference only: no gradients (training calls
+``encoder.encode_chunks`` itself).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from almkit.audio.io import load_audio
 from almkit.encoders.base import AudioEncoder
+from almkit.encoders.batching import fixed_blocks
 from almkit.errors import AudioError
 
 T = TypeVar("T")
@@ -64,8 +66,8 @@ def _cat(parts: list) -> torch.Tensor | np.ndarray:
 def _encode_stream(
     encoder: AudioEncoder, prepared: Iterator[tuple[T, object]], batch_size: int
 ) -> Iterator[tuple[T, torch.Tensor]]:
-    """Forward passes over a stream of ``(key, prepared rows)`` in full batches of ``batch_size`` rows (one last
-    partial batch), yielding ``(key, [rows, D])`` in stream order."""
+    """Forward passes over a stream of ``(key, prepared rows)``, ``batch_size`` rows gathered at a time (one last
+    partial gathering), yielding ``(key, [rows, D])`` in stream order."""
     inputs: list = []  # prepared rows not yet encoded
     outputs: list[torch.Tensor] = []  # encoded rows not yet handed back
     keys: deque[tuple[T, int]] = deque()
@@ -74,8 +76,9 @@ def _encode_stream(
         nonlocal inputs, outputs
         x = _cat(inputs)
         stop = len(x) if final else len(x) // batch_size * batch_size
-        with torch.no_grad():
-            outputs += [encoder.encode_prepared(x[i : i + batch_size]).float() for i in range(0, stop, batch_size)]
+        if stop:
+            with torch.no_grad():  # fixed-shape passes: a clip's rows never depend on its batch mates
+                outputs.append(fixed_blocks(lambda rows: encoder.encode_prepared(rows).float(), x[:stop]))
         inputs = [x[stop:]] if stop < len(x) else []
         out, pos = torch.cat(outputs), 0
         while keys and keys[0][1] <= len(out) - pos:

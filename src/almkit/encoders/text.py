@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from almkit.encoders.batching import fixed_blocks
 from almkit.encoders.hf import load_pretrained
 from almkit.errors import ConfigError
 
@@ -49,14 +50,32 @@ class TextEncoder(nn.Module):
             self.eval()
 
     def encode(self, texts: list[str]) -> torch.Tensor:
-        """``[B, embed_dim]`` unit vectors (gradients flow only when trainable)."""
-        batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        """``[B, embed_dim]`` unit vectors. Training (a trainable tower with gradients on) runs one padded batch;
+        inference groups texts of the same token length and runs fixed-shape passes without padding
+        (:func:`~almkit.encoders.batching.fixed_blocks`), so a text's vector never depends on the others."""
+        texts = list(texts)
+        if self.trainable and torch.is_grad_enabled():
+            batch = self.tokenizer(
+                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            )
+            return self._pooled(batch["input_ids"], batch["attention_mask"])
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        out = torch.empty(len(texts), self.embed_dim)
+        for length in sorted({len(i) for i in ids}):
+            rows = [k for k, i in enumerate(ids) if len(i) == length]
+            same = torch.tensor([ids[k] for k in rows])
+            with torch.no_grad():
+                out[rows] = fixed_blocks(lambda x: self._pooled(x, torch.ones_like(x)).float().cpu(), same)
+        return out.to(next(self.model.parameters()).device)
+
+    def _pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         device = next(self.model.parameters()).device
-        inputs = {k: v.to(device) for k, v in batch.items() if k in self._accepts}
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self._accepts:
+            inputs["token_type_ids"] = torch.zeros_like(input_ids)
+        inputs = {k: v.to(device) for k, v in inputs.items() if k in self._accepts}
         with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
             hidden = self.model(**inputs).last_hidden_state
-            mask = batch["attention_mask"].to(device).unsqueeze(-1).to(hidden.dtype)
+            mask = attention_mask.to(device).unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
         return F.normalize(pooled, dim=-1)

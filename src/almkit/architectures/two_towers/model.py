@@ -20,6 +20,7 @@ from torch import nn
 from almkit.architectures.two_towers.config import TwoTowersConfig
 from almkit.architectures.two_towers.projectors import build_projector
 from almkit.architectures.weights import read_weights
+from almkit.encoders.batching import fixed_blocks
 from almkit.errors import AudioError, CheckpointError, ConfigError
 from almkit.objectives.contrastive import build_contrastive_loss
 
@@ -174,7 +175,7 @@ class TwoTowers(nn.Module):
         texts = [texts] if isinstance(texts, str) else list(texts)
         self.eval()
         out = [
-            self.project_text(self.text_encoder.encode(list(texts[i : i + batch_size])))
+            fixed_blocks(self.project_text, self.text_encoder.encode(list(texts[i : i + batch_size])))
             for i in range(0, len(texts), batch_size)
         ]
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, self.config.embed_dim), np.float32)
@@ -198,7 +199,7 @@ class TwoTowers(nn.Module):
         feats = torch.as_tensor(np.asarray(result.embeddings, dtype=np.float32)).reshape(
             len(result.paths), self.config.audio_dim
         )
-        return self.project_audio(feats).cpu().numpy(), list(result.paths), list(result.failures)
+        return fixed_blocks(self.project_audio, feats).cpu().numpy(), list(result.paths), list(result.failures)
 
     @torch.no_grad()
     def embed_audio(self, audio: AudioInput | Sequence[AudioInput], batch_size: int = 32) -> np.ndarray:
@@ -215,7 +216,7 @@ class TwoTowers(nn.Module):
             rate = self.audio_encoder.sample_rate
             waves = [as_wave(a, rate, _name(a, i)) for i, a in enumerate(audio)]
             feats = embed_waveforms(self.audio_encoder, waves, batch_size=batch_size)
-            return self.project_audio(torch.as_tensor(feats)).cpu().numpy()
+            return fixed_blocks(self.project_audio, torch.as_tensor(feats)).cpu().numpy()
         emb, _, failures = self.embed_audio_files([str(a) for a in audio], batch_size=batch_size)
         if failures:
             path, message = failures[0]
