@@ -77,7 +77,17 @@ def open_set(model, clips: list, feats: np.ndarray) -> list[dict]:
     ]
 
 
-def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
+def features(models: dict, paths: list[str]) -> dict[str, np.ndarray]:
+    """Each model's audio-tower features of ``paths``, computed once per tower."""
+    by_tower: dict[str, np.ndarray] = {}
+    for model in models.values():
+        tower = model.config.audio_encoder
+        if tower not in by_tower:
+            by_tower[tower] = embed_files(model.audio_encoder, paths, progress=False).embeddings
+    return {name: by_tower[model.config.audio_encoder] for name, model in models.items()}
+
+
+def towers(models: dict, clips: list, feats: dict[str, np.ndarray]) -> dict:
     """Zero-shot top-1 (overall, per group, top-3 per clip) and retrieval R@1 for each model."""
     labels = sorted({c.label for c in clips})
     truth = np.array([labels.index(c.label) for c in clips])
@@ -85,7 +95,7 @@ def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
     groups = np.array([vocabulary()[c.label].group for c in clips])
     out = {}
     for name, model in models.items():
-        audio, sims = zero_shot(model, feats, labels)
+        audio, sims = zero_shot(model, feats[name], labels)
         hit = sims.argmax(axis=1) == truth
         flat = [t for cs in captions for t in cs]
         owner = np.array([i for i, cs in enumerate(captions) for _ in cs])
@@ -102,19 +112,19 @@ def towers(models: dict, clips: list, feats: np.ndarray) -> dict:
     return out
 
 
-def in_domain(models: dict, suites: Path, encoder) -> dict:
+def in_domain(models: dict, suites: Path) -> dict:
     rows = {}
     for suite, rel in IN_DOMAIN.items():
         path = suites / rel
         if not path.is_file():
             continue
         clips = [c for c in read_manifest(path, allow_outside=True) if c.split == "test"]
-        feats = embed_files(encoder, [str(c.audio_path) for c in clips], progress=False).embeddings
+        feats = features(models, [str(c.audio_path) for c in clips])
         labels = sorted({c.label for c in clips})
         truth = np.array([labels.index(c.label) for c in clips])
         rows[suite] = {"n": len(clips)}
         for name, model in models.items():
-            rows[suite][name] = float((zero_shot(model, feats, labels)[1].argmax(axis=1) == truth).mean())
+            rows[suite][name] = float((zero_shot(model, feats[name], labels)[1].argmax(axis=1) == truth).mean())
     return rows
 
 
@@ -190,9 +200,10 @@ def main() -> None:
     default = load_model(args.model)
     bridge = create_model(TwoTowersConfig())  # the ConSE prior alone: zero-initialised correction
     models = {"bridge": bridge, "default": default}
-    encoder = default.audio_encoder
+    shown = "default" if args.model == "default" else f"{args.model} ({default.config.audio_encoder})"
+    print(f"Two-Towers model: {shown}")
     t0 = time.perf_counter()
-    feats = embed_files(encoder, [str(c.audio_path) for c in clips], progress=False).embeddings
+    feats = features(models, [str(c.audio_path) for c in clips])
     print(f"audio features: {time.perf_counter() - t0:.1f} s")
     tt = towers(models, clips, feats)
     result = {"split": args.split, "packages": packages, "towers": tt}
@@ -206,12 +217,12 @@ def main() -> None:
     print("|---|---|---|---|")
     for g, n in tt["group_n"].items():
         print(f"| {g} | {n} | {tt['bridge']['groups'][g]:.3f} | {tt['default']['groups'][g]:.3f} |")
-    result["open_set"] = open_set(default, clips, feats)
+    result["open_set"] = open_set(default, clips, feats["default"])
     print("\n| --threshold (default model) | kept and right, own label listed | rejected, own label not listed |")
     print("|---|---|---|")
     for r in result["open_set"]:
         print(f"| {r['threshold']} | {r['kept_and_right']:.3f} | {r['rejected_without_its_label']:.3f} |")
-    ind = in_domain(models, args.suites, encoder)
+    ind = in_domain(models, args.suites)
     result["in_domain"] = ind
     if ind:
         print("\n| in-domain suite (test split) | clips | bridge top-1 | default top-1 |")
@@ -220,7 +231,7 @@ def main() -> None:
             print(f"| {suite} | {r['n']} | {r['bridge']:.3f} | {r['default']:.3f} |")
 
     refs = {c.id: c.captions for c in clips}
-    tags = tag_captions(clips, feats, list(encoder.class_names))
+    tags = tag_captions(clips, feats["bridge"], list(bridge.audio_encoder.class_names))
     print("\n## Two Heads\n")
     rows = {"tag captioner": caption_quality(tags, refs)}
     th = None

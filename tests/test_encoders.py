@@ -22,7 +22,7 @@ FILES = [
     "/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga",
     str(KITS / "Millo-Drums_v.1/snare1.flac"),
 ]
-SPECS = ["yamnet", "aisfx", "cnn"]
+SPECS = ["yamnet", "aisfx", "whisper", "cnn"]
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_pretrained_encoders_tell_drum_types_apart_across_kits(encoders):
         accuracy[spec] = hits / len(rows)
     assert len(rows) >= 50, len(rows)
     assert accuracy["yamnet"] >= 0.65 and accuracy["aisfx"] >= 0.75, accuracy
-    assert min(accuracy["yamnet"], accuracy["aisfx"]) > accuracy["cnn"] + 0.15, accuracy
+    assert min(accuracy["yamnet"], accuracy["aisfx"], accuracy["whisper"]) > accuracy["cnn"] + 0.15, accuracy
 
 
 def test_the_cnn_trains_and_its_initial_weights_come_from_the_seed(encoders):
@@ -227,6 +227,26 @@ def test_the_cnn_trains_and_its_initial_weights_come_from_the_seed(encoders):
     cnn.encode_chunks(x).pow(2).mean().backward()
     assert cnn.blocks[0][0].weight.grad is not None and cnn.blocks[0][0].weight.grad.abs().sum() > 0
     cnn.zero_grad(set_to_none=True)
+
+
+def test_whisper_pools_the_sounding_frames_only(encoders):
+    """A 2 s sound in a 10 s window is the mean of the first ~100 encoder states (20 ms each), not of
+    all 500 with 8 s of padding; a silent window is the mean of every state."""
+    whisper = encoders["whisper"]
+    window = np.zeros(160_000, np.float32)
+    window[:32_000] = np.random.default_rng(0).normal(0, 0.1, 32_000)  # 2 s of noise: every frame sounds
+    mel = whisper.prepare(torch.from_numpy(window)[None])
+    import ctranslate2
+
+    states = np.asarray(whisper._whisper.model.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True))
+    got = whisper.encode_prepared(mel)[0].numpy()
+    # 202 log-mel frames hold sound (the STFT windows that straddle 2 s included): encoder states 0-100
+    assert np.allclose(got, states[0, :101].mean(0), atol=1e-5) and not np.allclose(got, states[0].mean(0), atol=1e-3)
+    silent = whisper.prepare(torch.zeros(1, 160_000))
+    states = np.asarray(whisper._whisper.model.encode(ctranslate2.StorageView.from_array(silent), to_cpu=True))
+    assert np.allclose(whisper.encode_prepared(silent)[0].numpy(), states[0].mean(0), atol=1e-5)
+    with pytest.raises(ConfigError, match="cannot be fine-tuned"):
+        build_audio_encoder("whisper", trainable=True)
 
 
 def test_trainable_aisfx_keeps_gradients():

@@ -1,7 +1,8 @@
 """Audio and text encoders behind one small interface, built from a spec string.
 
 Audio: ``yamnet`` (1024-d), ``yamnet+scores`` (embedding + 521 class probabilities), ``aisfx`` (512-d),
-``cnn`` (from scratch), ``hf:/path`` (a local ``transformers`` CLAP / AST / Whisper folder).
+``whisper`` (Whisper base's encoder, 512-d, CTranslate2), ``cnn`` (from scratch), ``hf:/path`` (a local
+``transformers`` CLAP / AST / Whisper folder).
 Text: ``minilm`` (384-d), ``hf:/path`` (a local ``transformers`` text encoder).
 """
 
@@ -27,6 +28,16 @@ def _aisfx(spec: str, trainable: bool) -> AudioEncoder:
     return AisfxEncoder(trainable=trainable)
 
 
+def _whisper(spec: str, trainable: bool) -> AudioEncoder:
+    if trainable:
+        raise ConfigError(
+            "Whisper's encoder runs in CTranslate2 and cannot be fine-tuned", hint="freeze the audio tower"
+        )
+    from almkit.encoders.whisper import WhisperEncoder
+
+    return WhisperEncoder()
+
+
 def _cnn(spec: str, trainable: bool) -> AudioEncoder:
     from almkit.encoders.cnn import CNNEncoder
 
@@ -40,7 +51,14 @@ def _transformers(spec: str, trainable: bool) -> AudioEncoder:
 
 
 #: audio encoder name -> factory ``(spec, trainable) -> AudioEncoder``; ``hf:PATH`` takes any local folder
-AUDIO_ENCODERS = {"yamnet": _yamnet, "yamnet+scores": _yamnet, "aisfx": _aisfx, "cnn": _cnn, "hf:PATH": _transformers}
+AUDIO_ENCODERS = {
+    "yamnet": _yamnet,
+    "yamnet+scores": _yamnet,
+    "aisfx": _aisfx,
+    "whisper": _whisper,
+    "cnn": _cnn,
+    "hf:PATH": _transformers,
+}
 AUDIO_SPECS = tuple(AUDIO_ENCODERS)
 
 

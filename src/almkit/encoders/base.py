@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from almkit.audio.chunking import ChunkPolicy
+from almkit.encoders.batching import ROWS
 
 
 class AudioEncoder(ABC):
@@ -21,6 +22,9 @@ class AudioEncoder(ABC):
     embed_dim: int
     policy: ChunkPolicy
     trainable: bool = False
+    #: rows per inference pass (fixed, so results never depend on batch mates); 1 where a batch of one is
+    #: measured to give the same bits as any other batch
+    forward_rows: int = ROWS
 
     @abstractmethod
     def encode_chunks(self, chunks: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,8 @@ def _encode_stream(
         stop = len(x) if final else len(x) // batch_size * batch_size
         if stop:
             with torch.no_grad():  # fixed-shape passes: a clip's rows never depend on its batch mates
-                outputs.append(fixed_blocks(lambda rows: encoder.encode_prepared(rows).float(), x[:stop]))
+                encode = lambda rows: encoder.encode_prepared(rows).float()  # noqa: E731
+                outputs.append(fixed_blocks(encode, x[:stop], encoder.forward_rows))
         inputs = [x[stop:]] if stop < len(x) else []
         out, pos = torch.cat(outputs), 0
         while keys and keys[0][1] <= len(out) - pos:
