@@ -188,7 +188,9 @@ def train(
     manifest: Annotated[Path, typer.Option("--manifest", help="JSONL manifest with audio + captions/label.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, logs, model/).")],
     init: Annotated[str | None, typer.Option(help="Start from a model ('default' or a folder).")] = None,
-    audio_encoder: Annotated[str, typer.Option(help="yamnet, yamnet+scores, aisfx, whisper, cnn, hf:PATH")] = "yamnet+scores",
+    audio_encoder: Annotated[
+        str, typer.Option(help="yamnet, yamnet+scores, aisfx, whisper, cnn, hf:PATH")
+    ] = "yamnet+scores",
     text_encoder: Annotated[str, typer.Option(help="minilm or hf:PATH")] = "minilm",
     audio_projector: Annotated[str, typer.Option(help="identity, linear, mlp, residual, conse")] = "conse",
     text_projector: Annotated[str, typer.Option(help="identity, linear, mlp, residual, conse")] = "identity",
