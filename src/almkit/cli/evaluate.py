@@ -14,7 +14,6 @@ from almkit.cli._common import ALLOW_OUTSIDE, DEVICE, FORMAT, Format
 from almkit.errors import ConfigError
 
 eval_app = typer.Typer(
-    rich_markup_mode=None,
     help="Evaluate under protocol-locked cards (results with 95% bootstrap CIs).",
     invoke_without_command=True,
 )

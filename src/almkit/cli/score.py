@@ -11,7 +11,7 @@ import typer
 from almkit.cli._common import FORMAT, Format
 from almkit.errors import ConfigError
 
-score_app = typer.Typer(rich_markup_mode=None, help="Score outputs you bring (captions).", no_args_is_help=True)
+score_app = typer.Typer(help="Score outputs you bring (captions).", no_args_is_help=True)
 
 
 def _read(path: Path, what: str) -> dict:
