@@ -90,32 +90,40 @@ def training_manifest(suites: Path, out: Path) -> dict[str, int]:
     return counts
 
 
-def choose_alpha(model, manifest: Path, run: Path) -> tuple[float, dict]:
-    """The WiSE-FT alpha with the best sum of zero-shot top-1 and text-to-audio R@1 on the open-world
-    validation split (packages held out of training), measured with the shipped cards' protocol; alpha 0 (the
-    training-free bridge) is measured for reference."""
+def validation_scores(folder: Path, manifest: Path, run: Path, preprocessing: dict | None = None) -> dict:
+    """Zero-shot top-1 and text-to-audio R@1 of the model ``folder`` on the open-world *validation* split, with
+    the shipped cards' protocol (``preprocessing={}`` for a model over another audio tower than the cards')."""
     from dataclasses import replace
 
     from almkit.evaluation.card import load_card
     from almkit.evaluation.harness import run_card
 
+    row = {}
+    for name, metric in (("open-world-zero-shot", "top1"), ("open-world-retrieval", "t2a_R@1")):
+        card = replace(
+            load_card(name),
+            manifest=str(manifest.absolute()),
+            split="validation",
+            model=str(folder.absolute()),
+            checkpoint_sha256=None,
+            bootstrap=0,
+        )
+        if preprocessing is not None:
+            card = replace(card, preprocessing=preprocessing)
+        row[metric] = run_card(card, run / name).results["scores"][metric]["value"]
+    return row
+
+
+def choose_alpha(model, manifest: Path, run: Path) -> tuple[float, dict]:
+    """The WiSE-FT alpha with the best sum of zero-shot top-1 and text-to-audio R@1 on the open-world
+    validation split (packages held out of training); alpha 0 (the training-free bridge) is measured for
+    reference."""
     scores = {}
     for alpha in (0.0, *WISE_ALPHAS):
         model.config.correction_scale = model.audio_projection.correction_scale = alpha
         folder = model.save_pretrained(run / "alphas" / f"{alpha:g}")
-        row = {}
-        for name, metric in (("open-world-zero-shot", "top1"), ("open-world-retrieval", "t2a_R@1")):
-            card = replace(
-                load_card(name),
-                manifest=str(manifest.absolute()),
-                split="validation",
-                model=str(folder.absolute()),
-                checkpoint_sha256=None,
-                bootstrap=0,
-            )
-            row[metric] = run_card(card, run / "alphas" / f"{alpha:g}-{name}").results["scores"][metric]["value"]
-        scores[alpha] = row
-        print(f"alpha {alpha:g}: validation {row}")
+        scores[alpha] = validation_scores(folder, manifest, run / "alphas" / f"{alpha:g}")
+        print(f"alpha {alpha:g}: validation {scores[alpha]}")
     # ties go to the larger alpha: more of the learned correction, which is what the in-domain suites need
     best = max(WISE_ALPHAS, key=lambda a: (round(sum(scores[a].values()), 6), a))
     return best, {f"{a:g}": r for a, r in scores.items()}

@@ -21,6 +21,8 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from default_model import TRAIN, validation_scores  # the same schedule and validation protocol as the default
+
 from almkit.architectures.two_towers import TwoTowersConfig
 from almkit.training.engine import TrainConfig
 from almkit.training.two_towers import train_two_towers
@@ -30,27 +32,6 @@ CHOICES = {
     "yamnet-mlp": TwoTowersConfig(audio_encoder="yamnet", audio_projector="mlp", hidden_dim=512),
     "whisper-mlp": TwoTowersConfig(audio_encoder="whisper", audio_projector="mlp", hidden_dim=512),
 }
-TRAIN = dict(epochs=12, batch_size=256, lr=1e-3, weight_decay=0.05, warmup_steps=20, seed=0)
-
-
-def validation_scores(folder: Path, suites: Path, run: Path) -> dict:
-    """Zero-shot top-1 and text-to-audio R@1 on the open-world validation split, with the shipped cards."""
-    from almkit.evaluation.card import load_card
-    from almkit.evaluation.harness import run_card
-
-    scores = {}
-    for name, metric in (("open-world-zero-shot", "top1"), ("open-world-retrieval", "t2a_R@1")):
-        card = replace(
-            load_card(name),
-            manifest=str((suites / "open-world" / "open-world.jsonl").absolute()),
-            split="validation",
-            model=str(folder.absolute()),
-            checkpoint_sha256=None,
-            preprocessing={},  # the card locks YAMNet's chunking; these models read other audio towers
-            bootstrap=0,
-        )
-        scores[metric] = run_card(card, run / name).results["scores"][metric]["value"]
-    return scores
 
 
 def main() -> None:
@@ -70,7 +51,9 @@ def main() -> None:
         model, result, failures = train_two_towers(manifest, train, config, split="train", allow_outside=True)
         if failures:
             print(f"{len(failures)} clips failed, e.g. {failures[0]}")
-        validation = validation_scores(run / "model", args.default_work / "suites", run / "validation")
+        manifest_ow = args.default_work / "suites" / "open-world" / "open-world.jsonl"
+        # the cards lock YAMNet's chunking; these models read other audio towers
+        validation = validation_scores(run / "model", manifest_ow, run / "validation", preprocessing={})
         info = {"model": asdict(config), "train": TRAIN, "steps": result.steps, "validation": validation}
         (run / "validation.json").write_text(json.dumps(info, indent=1) + "\n")
         print(f"{name}: {result.steps} steps, final loss {result.last_loss:.4f}, validation {validation}")

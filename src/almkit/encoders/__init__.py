@@ -14,9 +14,13 @@ from almkit.errors import ConfigError
 __all__ = ["AUDIO_ENCODERS", "AudioEncoder", "build_audio_encoder", "build_text_encoder"]
 
 
-def _yamnet(spec: str, trainable: bool) -> AudioEncoder:
+def _frozen(tower: str, trainable: bool) -> None:
     if trainable:
-        raise ConfigError("YAMNet runs in ONNX Runtime and cannot be fine-tuned", hint="freeze the audio tower")
+        raise ConfigError(f"{tower} and cannot be fine-tuned", hint="freeze the audio tower")
+
+
+def _yamnet(spec: str, trainable: bool) -> AudioEncoder:
+    _frozen("YAMNet runs in ONNX Runtime", trainable)
     from almkit.encoders.yamnet import YAMNetEncoder
 
     return YAMNetEncoder(with_scores=spec == "yamnet+scores")
@@ -29,10 +33,7 @@ def _aisfx(spec: str, trainable: bool) -> AudioEncoder:
 
 
 def _whisper(spec: str, trainable: bool) -> AudioEncoder:
-    if trainable:
-        raise ConfigError(
-            "Whisper's encoder runs in CTranslate2 and cannot be fine-tuned", hint="freeze the audio tower"
-        )
+    _frozen("Whisper's encoder runs in CTranslate2", trainable)
     from almkit.encoders.whisper import WhisperEncoder
 
     return WhisperEncoder()
