@@ -176,4 +176,20 @@ def smollm2(folder: Path) -> None:
     gguf.unlink()
 
 
-CONVERTERS = {"yamnet": yamnet, "aisfx": aisfx, "smollm2": smollm2}
+def resemblyzer(folder: Path) -> None:
+    """Keep the speaker encoder's weights (LSTM + linear) of Resemblyzer's ``pretrained.pt`` as safetensors.
+
+    The file is a pickle of ``{"step", "model_state", "optimizer_state"}``; it is read with ``weights_only=True``
+    (plain tensors and numbers only) after the caller has verified the wheel's SHA-256, then deleted.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    ckpt_path = folder / "pretrained.pt"
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["model_state"]
+    tensors = {k: v.contiguous() for k, v in state.items() if k.startswith(("lstm.", "linear."))}
+    save_file(tensors, str(folder / "resemblyzer.safetensors"), metadata={"source": "resemblyzer 0.1.4 pretrained.pt"})
+    ckpt_path.unlink()
+
+
+CONVERTERS = {"yamnet": yamnet, "aisfx": aisfx, "smollm2": smollm2, "resemblyzer": resemblyzer}

