@@ -19,7 +19,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from almkit.agents.examples import EXAMPLES, example_text
+from almkit.agents.examples import EXAMPLES, example_audio_count, example_text
 from almkit.agents.tools import AUDIO_ARGUMENTS, Tool, ToolCall, ToolRegistry
 from almkit.errors import ConfigError
 
@@ -42,7 +42,7 @@ CHAT = """You answer questions about audio files by calling audio tools, then st
 words and times of their results, citing each result you use as [1], [2] in the order of the calls."""
 
 SHOWN_EXAMPLES = 4  # worked examples shown to the local planner, the closest in meaning to the question
-NEAR = 0.1  # the tools and answer kinds offered are those of the examples within this cosine of the closest
+NEAR = 0.05  # the tools and answer kinds offered are those of the examples within this cosine of the closest
 
 
 def audio_ids(n: int) -> list[str]:
@@ -69,16 +69,22 @@ def call_parameters(tool: Tool, ids: list[str], required_only: bool = False) -> 
     return schema
 
 
-def plan_schema(registry: ToolRegistry, ids: list[str], max_steps: int, only: set[str] | None = None) -> dict:
+def plan_schema(
+    registry: ToolRegistry, ids: list[str], max_steps: int, only: set[str] | None = None, question: str | None = None
+) -> dict:
     """A plan: ``{"calls": [{"tool": NAME, "arguments": {...}}, ...]}`` with 1..``max_steps`` calls, each
     naming a real tool (of ``only``, when given and possible) with valid arguments. Tools that need two
-    recordings are left out for one."""
+    recordings are left out for one. A ``question`` argument (the Two-Heads ``ask``) is the user's own
+    ``question`` word for word when it is given: a small model paraphrases, and the answer would drift."""
     usable = [t for t in registry if len(ids) > 1 or "other" not in t.signature.parameters]
     calls = []
     for tool in [t for t in usable if t.name in (only or ())] or usable:
+        arguments = call_parameters(tool, ids, True)
+        if question is not None and "question" in arguments["properties"]:
+            arguments["properties"]["question"] = {"const": question}
         calls.append({
             "type": "object",
-            "properties": {"tool": {"const": tool.name}, "arguments": call_parameters(tool, ids, True)},
+            "properties": {"tool": {"const": tool.name}, "arguments": arguments},
             "required": ["tool", "arguments"],
             "additionalProperties": False,
         })  # fmt: skip
@@ -182,9 +188,9 @@ class Agent:
     def user_message(self, result: AgentResult) -> str:
         return f"Audio: {', '.join(result.audio)}\nQuestion: {result.question}"
 
-    def examples_for(self, question: str) -> list[tuple[float, tuple[str, list, str]]]:
+    def examples_for(self, question: str, n_audio: int = 1) -> list[tuple[float, tuple[str, list, str]]]:
         """``(cosine, example)`` for the worked examples closest in meaning to ``question`` (MiniLM), closest
-        first."""
+        first, among those about as many recordings (one, or several) as the request has."""
         if self._embed is None:
             from almkit.encoders import build_text_encoder
 
@@ -193,7 +199,8 @@ class Agent:
         if self._example_vectors is None:
             self._example_vectors = self._embed([q for q, _, _ in self._examples])
         scores = self._example_vectors @ self._embed([question])[0]
-        best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:SHOWN_EXAMPLES]
+        same = [i for i, e in enumerate(self._examples) if (example_audio_count(e[1]) > 1) == (n_audio > 1)]
+        best = sorted(same or range(len(scores)), key=lambda i: (-scores[i], i))[:SHOWN_EXAMPLES]
         return [(float(scores[i]), self._examples[i]) for i in best]
 
     def _run_local(self, result: AgentResult) -> None:
@@ -202,10 +209,10 @@ class Agent:
         pick the answer among the results of the kinds those examples were answered with."""
         result.planner = f"local:{self.llm.name}"
         t = time.perf_counter()
-        scored = self.examples_for(result.question)
+        scored = self.examples_for(result.question, len(result.audio))
         near = [e for cos, e in scored if cos >= scored[0][0] - NEAR]
         tools = {tool for _, calls, _ in near for tool, _ in calls}
-        schema = plan_schema(self.registry, list(result.audio), self.max_steps, only=tools)
+        schema = plan_schema(self.registry, list(result.audio), self.max_steps, tools, result.question)
         shown = "\n".join(example_text(q, c) for _, (q, c, _) in reversed(scored))  # the closest last
         user = f"Examples:\n{shown}\n\nAudio: {', '.join(result.audio)}\nQuestion: {result.question} ->"
         plan, _ = self.llm.json(self.planner_prompt, user, schema)
@@ -253,8 +260,9 @@ class OpenAIChat:
     def run(self, agent: Agent, result: AgentResult) -> None:
         result.planner = f"openai:{self.model}"
         ids = list(result.audio)
+        usable = [t for t in agent.registry if len(ids) > 1 or "other" not in t.signature.parameters]
         tools = [{"type": "function", "function": {"name": t.name, "description": t.description,
-                  "parameters": call_parameters(t, ids)}} for t in agent.registry]  # fmt: skip
+                  "parameters": call_parameters(t, ids)}} for t in usable]  # fmt: skip
         messages = [{"role": "system", "content": CHAT}, {"role": "user", "content": agent.user_message(result)}]
         for round_ in range(agent.max_steps + 1):
             t = time.perf_counter()

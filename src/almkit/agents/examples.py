@@ -25,22 +25,31 @@ EXAMPLES: list[tuple[str, list[tuple[str, dict]], str]] = [
     ("What does the speaker say?", [("transcribe", _A)], "said"),
     ("Which words can be heard in the recording?", [("transcribe", _A)], "said"),
     ("Transcribe the speech.", [("transcribe", _A)], "said"),
+    ("What does the voice say in this recording?", [("transcribe", _A)], "said"),
+    ("Tell me the words that are spoken.", [("transcribe", _A)], "said"),
     ("What number does the voice say?", [("transcribe", _A)], "said"),
     ("How loud is this recording?", [("loudness", _A)], "loudness"),
     ("What is the loudness of the clip in LUFS?", [("loudness", _A)], "loudness"),
     ("What is the peak level in dBFS?", [("loudness", _A)], "peak"),
     ("How long is the clip?", [("loudness", _A)], "duration"),
+    ("How long does the recording last?", [("loudness", _A)], "duration"),
+    ("What is the length of the file?", [("loudness", _A)], "duration"),
+    ("How loud is the sound overall?", [("loudness", _A)], "loudness"),
     ("What is the duration of this file in seconds?", [("loudness", _A)], "duration"),
     ("What sample rate does the file have?", [("loudness", _A)], "sample rate"),
     ("When does the dog start barking?", [("detect", {**_A, "query": "dog barking"})], "start"),
     ("At what time does the siren begin?", [("detect", {**_A, "query": "siren"})], "start"),
     ("When can the church bell be heard?", [("detect", {**_A, "query": "church bell"})], "span"),
     ("At which second does the thunder start?", [("detect", {**_A, "query": "thunder"})], "start"),
+    ("When does the piano sound start?", [("detect", {**_A, "query": "piano"})], "start"),
+    ("What time does the snare drum come in?", [("detect", {**_A, "query": "snare drum"})], "start"),
+    ("When is the door slam heard first?", [("detect", {**_A, "query": "door slam"})], "start"),
     ("How many people are speaking?", [("speech_segments", _A)], "speakers"),
     ("How many different voices are there?", [("speech_segments", _A)], "speakers"),
     ("For how long does someone speak?", [("speech_segments", _A)], "speech time"),
     ("How many speakers take turns in this recording?", [("speech_segments", _A)], "speakers"),
     ("How many people can be heard talking?", [("speech_segments", _A)], "speakers"),
+    ("Count the people who speak.", [("speech_segments", _A)], "speakers"),
     ("What is said, and by how many speakers?", [("speech_segments", _A), ("transcribe", _A)], "speakers+said"),
     ("Is the same person speaking in both recordings?", [("compare_speakers", _AB)], "same"),
     ("Do these two clips have the same speaker?", [("compare_speakers", _AB)], "same"),
@@ -82,3 +91,13 @@ def example_text(question: str, calls: list[tuple[str, dict]], kind: str = "") -
     """One example as the planner reads it: ``Question: ... -> {"calls": [...]}``."""
     plan = {"calls": [{"tool": tool, "arguments": args} for tool, args in calls]}
     return f"Question: {question} -> {json.dumps(plan)}"
+
+
+def example_audio_count(calls: list[tuple[str, dict]]) -> int:
+    """How many recordings an example's calls name."""
+    ids = set()
+    for _, args in calls:
+        for key in ("audio", "other"):
+            value = args.get(key, [])
+            ids |= set(value) if isinstance(value, list) else {value}
+    return len(ids)

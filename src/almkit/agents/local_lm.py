@@ -72,13 +72,13 @@ class LocalLM:
             if len(self._prefixes) > 8:
                 self._prefixes.clear()
             out = self.model(torch.tensor([self._ids(text)]), use_cache=True)
-            self._prefixes[text] = out.past_key_values
+            self._prefixes[text] = out.cache
         return copy.deepcopy(self._prefixes[text])
 
     def _step(self, ids: list[int], cache):
         """Feed ``ids`` after ``cache``; the next-token logits ``[vocab]`` and the grown cache."""
-        out = self.model(torch.tensor([ids]), past_key_values=cache, use_cache=True)
-        return out.logits[0, -1].float(), out.past_key_values
+        out = self.model(torch.tensor([ids]), cache=cache, use_cache=True)
+        return out.logits[0, -1].float(), out.cache
 
     # --- decoding ------------------------------------------------------------------------------------------
     @torch.no_grad()
