@@ -81,7 +81,9 @@ def test_cli_agent_json_trace_and_errors(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["steps"][0]["tool"] == "loudness" and "LUFS [1]" in out["answer"] and out["audio"] == {"audio1": PHONE}
-    r = subprocess.run([sys.executable, "-m", "almkit", "agent", "/no/such.wav", "What?"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "almkit", "agent", "/no/such.wav", "What?"], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "/no/such.wav" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -96,7 +98,11 @@ class _ScriptedEndpoint(BaseHTTPRequestHandler):
         type(self).requests.append(body)
         tool_results = [m for m in body["messages"] if m["role"] == "tool"]
         if not tool_results:
-            call = {"id": "c1", "type": "function", "function": {"name": "loudness", "arguments": '{"audio": "audio1"}'}}
+            call = {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "loudness", "arguments": '{"audio": "audio1"}'},
+            }
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
         else:
             message = {"role": "assistant", "content": f"It measures {tool_results[0]['content'].split(',')[0]} [1]."}
