@@ -4,8 +4,9 @@ Two planners share the loop's tools, limits and trace:
 
 * the local SmolLM2-135M-Instruct (:class:`~almkit.agents.local_lm.LocalLM`), HuggingGPT-style: one plan of up
   to ``max_steps`` calls decoded under a JSON-schema grammar built from the registry (tool names and audio
-  ids are enums, so every call parses and validates), the calls run, then the answer is written from their
-  one-line summaries;
+  ids are enums, so every call parses and validates), shown the worked examples closest to the question and
+  offered the tools of the closest ones (a 135M model cannot choose from the whole list); the calls run; then
+  the model picks the answer among the short answers their outputs support (:meth:`Agent._grounded_answer`);
 * any OpenAI-compatible chat endpoint with tool calling (:class:`OpenAIChat`): the usual loop, where the
   model sees each result and calls again or answers, for at most ``max_steps`` rounds of calls.
 

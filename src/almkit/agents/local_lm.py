@@ -25,8 +25,8 @@ from almkit.errors import ConfigError
 
 
 class LocalLM:
-    """``json(system, user, schema)`` -> an object valid under ``schema``; ``text(system, user)`` -> free text.
-    ``path``: a local transformers causal-LM folder (default: the SmolLM2-135M-Instruct asset)."""
+    """``json(system, user, schema)`` -> an object valid under ``schema``. ``path``: a local transformers
+    causal-LM folder (default: the SmolLM2-135M-Instruct asset)."""
 
     def __init__(self, path: str | Path | None = None, threads: int | None = None):
         import xgrammar as xgr
@@ -120,19 +120,3 @@ class LocalLM:
                 out_ids.append(token)
             text = self.tokenizer.decode(out_ids)
         return json.loads(text), chosen
-
-    @torch.no_grad()
-    def text(self, system: str, user: str, max_tokens: int = 60) -> str:
-        """Greedy free text until the end of the turn (or ``max_tokens``)."""
-        stop = {self.tokenizer.eos_token_id, *self._ids("<|im_end|>")}
-        with self._lock:
-            head, rest = self._split_prompt(system, user)
-            cache, pending, out = self._prefix(head), self._ids(rest), []
-            for _ in range(max_tokens):
-                logits, cache = self._step(pending, cache)
-                token = int(logits.argmax())
-                if token in stop:
-                    break
-                out.append(token)
-                pending = [token]
-        return self.tokenizer.decode(out, skip_special_tokens=True).strip()

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from almkit.cli import agents, assets, data, evaluate, heads, score, speech, towers
+from almkit.cli import agents, assets, data, evaluate, heads, index, score, speech, towers
 from almkit.errors import AlmkitError
 
 app = typer.Typer(
@@ -57,7 +57,7 @@ def _root(
         quiet_third_parties()
 
 
-for _module in (assets, towers, data, evaluate, score, heads, speech, agents):
+for _module in (assets, towers, data, evaluate, score, heads, speech, agents, index):
     _module.register(app)
 
 

@@ -1,0 +1,128 @@
+"""Collections benchmark (issue 18): indexing throughput against ``almkit embed``, an unchanged re-run, and search
+over a million vectors.
+
+1. **Indexing** ``--clips`` clips of the everyday-sound bank (real recordings): the time of ``almkit embed``'s
+   work (``embed_audio_files``) and of a fresh ``build_index`` on the same files, in the same run; then a
+   second ``build_index`` over the unchanged folder.
+2. **Search at scale**: ``--vectors`` synthetic unit vectors of the model's dimension, drawn around the real
+   window vectors of that index (each a real vector plus Gaussian noise, renormalised, so the set has the
+   clusters of real data), searched with the index's FAISS configuration (IVF above ``EXACT_UP_TO``) by
+   ``--queries`` text queries (the bank's captions), each timed from the text to the top 10 *including the
+   MiniLM text encoder*. Recall@10 against exact search; memory of the FAISS index.
+
+Usage: python benchmarks/bench_index.py --bank build/default-model/suites/everyday [--clips 600] [--vectors 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from almkit import load_model
+from almkit.index.build import build_index, model_identity
+from almkit.index.store import NPROBE, IndexStore, build_faiss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bank", type=Path, default=Path("build/default-model/suites/everyday"))
+    parser.add_argument("--clips", type=int, default=600)
+    parser.add_argument("--vectors", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/index.txt"))
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in (args.bank / "everyday.jsonl").read_text().splitlines()]
+    rows = sorted(rows, key=lambda r: r["id"])[: args.clips]
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    folder = work / "clips"
+    folder.mkdir()
+    for k, r in enumerate(rows):  # a flat folder of real clips (copied: the index hashes and stats them)
+        src = (args.bank / r["audio"]).resolve()
+        shutil.copy(src, folder / f"{k:05d}{src.suffix}")
+    paths = sorted(str(p) for p in folder.iterdir())
+    model = load_model("default", device="cpu")
+    model.embed_audio_files(paths[:4])  # warm up
+    t = time.perf_counter()
+    emb, good, _ = model.embed_audio_files(paths)
+    embed_s = time.perf_counter() - t
+    t = time.perf_counter()
+    first = build_index([str(folder)], work / "bank.almidx", progress=False)
+    index_s = time.perf_counter() - t
+    t = time.perf_counter()
+    second = build_index([str(folder)], work / "bank.almidx", progress=False)
+    again_s = time.perf_counter() - t
+    duration = sum(r["duration"] for r in rows)
+
+    store = IndexStore(work / "bank.almidx", model_identity("default"))
+    _, real = store.vectors()
+    rng = np.random.default_rng(0)
+    base = real[rng.integers(0, len(real), args.vectors)]
+    synthetic = base + rng.normal(0, 0.05, base.shape).astype(np.float32)
+    synthetic /= np.linalg.norm(synthetic, axis=1, keepdims=True)
+    ids = np.arange(args.vectors, dtype=np.int64)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    index = build_faiss(ids, synthetic)
+    faiss_build_s = time.perf_counter() - t
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import faiss
+
+    exact = faiss.IndexFlatIP(synthetic.shape[1])
+    exact.add(synthetic)
+    captions = [c for r in json.loads(json.dumps(rows)) for c in r["captions"][:1]]
+    queries = (captions * (1 + args.queries // max(1, len(captions))))[: args.queries]
+    model.embed_text(queries[:2])  # warm up
+    latencies, recalls = [], []
+    for q in queries:
+        t = time.perf_counter()
+        vec = model.embed_text([q])
+        _, found = index.search(vec, 10)
+        latencies.append(time.perf_counter() - t)
+        _, truth = exact.search(vec, 10)
+        recalls.append(len(set(found[0]) & set(truth[0])) / 10)
+    lat = np.array(latencies) * 1000
+    kind = type(index).__name__
+    lines = [
+        f"# bench_index  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads",
+        "",
+        f"## Indexing {len(paths)} real clips of the everyday-sound bank ({duration / 60:.1f} min of audio)",
+        "",
+        "| | seconds | clips/s |",
+        "|---|---|---|",
+        f"| `almkit embed` (embed_audio_files) | {embed_s:.1f} | {len(good) / embed_s:.1f} |",
+        f"| `almkit index build`, fresh | {index_s:.1f} | {first['added'] / index_s:.1f} |",
+        f"| `almkit index build`, unchanged folder | {again_s:.2f} | - |",
+        "",
+        f"index throughput / embed throughput: {embed_s / index_s:.2f} (target >= 0.90); unchanged re-run / first "
+        f"run: {100 * again_s / index_s:.1f} % (target < 5 %); windows: {first['windows']}; "
+        f"second run: {second['unchanged']} unchanged, {second['added']} added",
+        "",
+        f"## Search over {args.vectors:,} synthetic {synthetic.shape[1]}-d vectors ({kind}, nprobe {NPROBE})",
+        "",
+        f"FAISS build: {faiss_build_s:.1f} s; index memory: about {(rss1 - rss0) / 1024:.0f} MB "
+        f"(peak RSS growth; the vectors alone are {synthetic.nbytes / 2**20:.0f} MB)",
+        f"per text query, text encoder included ({len(queries)} queries): p50 {np.percentile(lat, 50):.1f} ms, "
+        f"p99 {np.percentile(lat, 99):.1f} ms (targets 10 / 50 ms)",
+        f"recall@10 against exact search: {np.mean(recalls):.3f} (target >= 0.95)",
+    ]
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

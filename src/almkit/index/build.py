@@ -1,0 +1,181 @@
+"""Build or update an index: embed every clip once, by windows, with the tags of each window.
+
+A file is embedded again only when its content changed: an unchanged size and modification time skip it
+without reading it; otherwise its SHA-256 decides (a touched but identical file is only re-stamped). Files that
+are gone from the inputs are dropped. Clips are committed in batches, one transaction each.
+
+Windows: ``WINDOW_FRAMES`` consecutive frames of the model's audio encoder (YAMNet: 0.96 s each, so about 9.6 s),
+mean-pooled and projected like a whole clip, so the vector of a clip shorter than a window is exactly its
+``almkit embed`` vector. Each window keeps the encoder's top AudioSet tags over its frames (scores >= 0.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from almkit.assets import sha256_file
+from almkit.errors import AudioError
+from almkit.index.store import IndexStore
+
+WINDOW_FRAMES = 10
+TOP_TAGS = 3
+
+
+def model_identity(name: str) -> dict:
+    """What an index records of its model, read off the checkpoint folder without loading it: the name, a
+    SHA-256 over its config and weights, and the vector size. A query with another checkpoint is refused."""
+    import json
+
+    from almkit.architectures.two_towers.model import pretrained_path
+    from almkit.errors import CheckpointError
+
+    folder = pretrained_path(name)
+    if not (folder / "config.json").is_file():
+        raise CheckpointError("not a Two-Towers model folder (no config.json)", source=folder)
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.iterdir() if p.suffix in (".json", ".safetensors")):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    dim = json.loads((folder / "config.json").read_text())["embed_dim"]
+    return {"name": str(name), "sha256": digest.hexdigest(), "dim": int(dim)}
+
+
+def clip_windows(model, frames: np.ndarray, duration: float) -> list[dict]:
+    """Index windows of one clip's encoder frames ``[n, D]``: times, projected vector, top tags."""
+    from almkit.encoders.batching import fixed_blocks
+
+    encoder = model.audio_encoder
+    hop, width = encoder.policy.hop_s, encoder.policy.window_s
+    names = getattr(encoder, "class_names", None)
+    spans = [(s, min(len(frames), s + WINDOW_FRAMES)) for s in range(0, len(frames), WINDOW_FRAMES)]
+    pooled = torch.stack([encoder.policy.pool(torch.from_numpy(frames[a:b])) for a, b in spans])
+    with torch.no_grad():
+        vectors = fixed_blocks(model.project_audio, pooled).cpu().numpy()
+    windows = []
+    for (a, b), vec in zip(spans, vectors, strict=True):
+        tags = []
+        if names:
+            scores = frames[a:b, -len(names) :].max(0)
+            tags = [[names[j], round(float(scores[j]), 3)] for j in np.argsort(-scores)[:TOP_TAGS] if scores[j] >= 0.1]
+        end = min(duration, (b - 1) * hop + width)
+        windows.append({"start_s": round(a * hop, 3), "end_s": round(end, 3), "vector": vec, "tags": tags})
+    return windows
+
+
+def index_inputs(inputs: list[str], allow_outside: bool = False) -> list[str]:
+    """Absolute audio paths of folders, files and JSONL manifests (their clips' audio)."""
+    from almkit.tasks.inputs import expand_audio_inputs
+
+    paths: list[str] = []
+    for item in inputs:
+        if item.endswith(".jsonl"):
+            from almkit.data.manifest import read_manifest
+
+            paths += [str(c.audio) for c in read_manifest(item, allow_outside=allow_outside)]
+        else:
+            paths += expand_audio_inputs([item])
+    return list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
+
+
+def build_index(
+    inputs: list[str],
+    out: str | Path,
+    model_name: str = "default",
+    batch: int = 64,
+    progress: bool = True,
+    captions: bool = False,
+    transcripts: bool = False,
+    allow_outside: bool = False,
+) -> dict:
+    """Create or update the index ``out`` from ``inputs``; a report of what was added, updated, kept, removed
+    and what failed (path, reason)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from almkit import load_model
+    from almkit.encoders.embed import embed_files
+
+    start = time.perf_counter()
+    store = IndexStore(out, model_identity(model_name), create=True)
+    files = index_inputs(inputs, allow_outside)
+    known = store.known()
+    report = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "failed": []}
+    gone = [p for p in known if p not in set(files)]
+    if gone:
+        with store.transaction():
+            store.remove(gone)
+            store.bump()
+        report["removed"] = len(gone)
+    todo = []
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            report["failed"].append((path, err.strerror or str(err)))
+            continue
+        old = known.get(path)
+        if old and (old[1], old[2]) == (st.st_size, st.st_mtime_ns):
+            report["unchanged"] += 1
+            continue
+        sha = sha256_file(Path(path))
+        if old and old[3] == sha:  # touched, same content
+            with store.transaction():
+                store.touch(path, st.st_size, st.st_mtime_ns)
+            report["unchanged"] += 1
+            continue
+        todo.append((path, st, sha, old is not None))
+    model = load_model(model_name, device="cpu") if todo else None  # an unchanged folder loads no model
+    heads = whisper = None
+    if captions and todo:
+        from almkit import load_generator
+
+        heads = load_generator("default", device="cpu")
+    if transcripts and todo:
+        from almkit.encoders.speech import WhisperTranscriber
+
+        whisper = WhisperTranscriber("base")
+    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("indexing", total=len(todo))
+        for k in range(0, len(todo), batch):
+            part = todo[k : k + batch]
+            result = embed_files(model.audio_encoder, [p for p, *_ in part], batch_size=32, pool=False, progress=False)
+            report["failed"] += result.failures
+            frames = dict(zip(result.paths, result.embeddings, strict=True))
+            with store.transaction():
+                for path, st, sha, existed in part:
+                    if path not in frames:
+                        continue
+                    duration = _duration(path)
+                    clip = {"path": path, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                            "duration": duration}  # fmt: skip
+                    if heads is not None:
+                        clip["caption"] = heads.caption([path])[0]
+                    if whisper is not None:
+                        from almkit.audio.io import load_audio
+
+                        clip["transcript"] = whisper(load_audio(path, whisper.sample_rate))
+                    store.put_clip(clip, clip_windows(model, frames[path], duration))
+                    report["updated" if existed else "added"] += 1
+                store.bump()
+            bar.advance(task, len(part))
+    store.faiss()  # built and saved now, not at the first query
+    report["clips"], report["windows"] = store.counts()
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    store.close()
+    return report
+
+
+def _duration(path: str) -> float:
+    from almkit.audio.io import audio_info
+
+    try:
+        return round(audio_info(path).duration, 3)
+    except AudioError:
+        return 0.0
