@@ -207,7 +207,7 @@ class Agent:
     def _run_local(self, result: AgentResult) -> None:
         """Retrieve the closest worked examples; let the LM plan among their tools (tool retrieval, as Gorilla
         and ToolLLM narrow the tools before the model picks) under the plan grammar; run the calls; let the LM
-        pick the answer among the results of the kinds those examples were answered with."""
+        pick the answer among the results of the kind that answered the closest example using a called tool."""
         result.planner = f"local:{self.llm.name}"
         t = time.perf_counter()
         scored = self.examples_for(result.question, len(result.audio))
@@ -221,7 +221,9 @@ class Agent:
         for step in plan["calls"]:
             self.execute(result, step["tool"], step["arguments"])
         t = time.perf_counter()
-        result.answer = self._grounded_answer(result, kinds={k for _, _, kinds in near for k in kinds.split("+")})
+        called = {c.tool for c in result.calls}
+        closest = next((e for _, e in scored if called & {tool for tool, _ in e[1]}), None)
+        result.answer = self._grounded_answer(result, kinds=set(closest[2].split("+")) if closest else set())
         result.answer_seconds = time.perf_counter() - t
 
     def _grounded_answer(self, result: AgentResult, kinds: set[str]) -> str:
