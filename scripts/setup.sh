@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   fluidsynth fluid-soundfont-gm hydrogen-drumkits hydrogen-drumkits-effects
   flite espeak-ng sound-theme-freedesktop oxygen-sounds gnome-audio sox
+  chromium  # the real browser that the collection page's tests drive with Playwright
 )
 
 missing=()

@@ -144,8 +144,12 @@ def serve(
         str | None, typer.Option("--api-key", envvar="ALMKIT_API_KEY", help="Require 'Authorization: Bearer KEY'.")
     ] = None,
     max_bytes: MAX_BYTES = 25 * 1024 * 1024,
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Also serve this index: search page at /, JSON API at /api.")
+    ] = None,
 ) -> None:
-    """Serve an OpenAI-compatible chat API (POST /v1/chat/completions, GET /v1/models) that answers about audio.
+    """Serve an OpenAI-compatible chat API (POST /v1/chat/completions, GET /v1/models) that answers about audio,
+    and with --index a collection's search page and API.
 
     Send audio as input_audio content parts (base64 wav/mp3/flac/ogg); the model field picks almkit-two-heads
     or almkit-agent. Requests over --max-bytes get HTTP 413.
@@ -154,7 +158,8 @@ def serve(
 
     from almkit.serving.app import create_app
 
-    uvicorn.run(create_app(max_bytes=max_bytes, api_key=api_key), host=host, port=port, log_level="warning")
+    app = create_app(max_bytes=max_bytes, api_key=api_key, index=str(index) if index else None)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

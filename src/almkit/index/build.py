@@ -12,6 +12,7 @@ mean-pooled and projected like a whole clip, so the vector of a clip shorter tha
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -30,8 +31,6 @@ TOP_TAGS = 3
 def model_identity(name: str) -> dict:
     """What an index records of its model, read off the checkpoint folder without loading it: the name, a
     SHA-256 over its config and weights, and the vector size. A query with another checkpoint is refused."""
-    import json
-
     from almkit.architectures.two_towers.model import pretrained_path
     from almkit.errors import CheckpointError
 
@@ -104,6 +103,8 @@ def build_index(
     start = time.perf_counter()
     store = IndexStore(out, model_identity(model_name), create=True)
     files = index_inputs(inputs, allow_outside)
+    roots = sorted({str(Path(i).resolve() if Path(i).is_dir() else Path(i).resolve().parent) for i in inputs})
+    store.set_meta({"roots": json.dumps(sorted(set(json.loads(store.meta("roots") or "[]")) | set(roots)))})
     known = store.known()
     report = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "failed": []}
     gone = [p for p in known if p not in set(files)]

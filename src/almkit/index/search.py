@@ -65,8 +65,8 @@ def search_index(
             break
         k = min(index.ntotal, k * 4)
     ranked = sorted(best.values(), key=lambda r: (-r["score"], r["audio"]))[:top_k]
-    return [{key: r[key] for key in ("audio", "score", "cosine", "start_s", "end_s", "tags", "duration_s", "caption",
-             "transcript")} for r in ranked]  # fmt: skip
+    keys = ("clip_id", "audio", "score", "cosine", "start_s", "end_s", "tags", "duration_s", "caption", "transcript")
+    return [{key: r[key] for key in keys} for r in ranked]
 
 
 def _hybrid(query: str | None, words: set[str], window: dict, tag_weight: float, text_weight: float) -> float:

@@ -1,7 +1,8 @@
 """almkit's HTTP server: one FastAPI app, localhost by default, with a request size limit and an optional key.
 
-Routes live in their own modules (the OpenAI-compatible chat API in :mod:`almkit.serving.openai_api`) and are
-mounted here, so every service almkit offers over HTTP shares one port, one limit and one key.
+Routes live in their own modules (the OpenAI-compatible chat API in :mod:`almkit.serving.openai_api`, a
+collection's search API and page in :mod:`almkit.serving.collection`) and are mounted here, so every service
+almkit offers over HTTP shares one port, one limit and one key.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        if self.api_key is not None and scope["path"].startswith("/v1/"):
+        if self.api_key is not None and scope["path"].startswith(("/v1/", "/api/")):
             given = headers.get(b"authorization", b"").decode("latin-1")
             if not hmac.compare_digest(given, f"Bearer {self.api_key}"):
                 return await self._send_error(send, 401, "missing or wrong API key")
@@ -68,15 +69,20 @@ class Guard:
                 await self._send_error(send, 413, too_large)
 
 
-def create_app(chat=None, max_bytes: int = MAX_BYTES, api_key: str | None = None):
+def create_app(chat=None, max_bytes: int = MAX_BYTES, api_key: str | None = None, index: str | None = None):
     """The app: the OpenAI-compatible chat routes of ``chat`` (a :class:`~almkit.serving.openai_api.ChatService`,
-    built on first use when None), behind the size limit and the key."""
+    built on first use when None) and, with ``index``, the collection's API and search page, behind the size
+    limit and the key."""
     from fastapi import FastAPI
 
     from almkit import __version__
-    from almkit.serving.openai_api import ChatService, router
+    from almkit.serving import openai_api
 
     app = FastAPI(title="almkit", version=__version__)
-    app.include_router(router(chat or ChatService(max_bytes=max_bytes)))
+    app.include_router(openai_api.router(chat or openai_api.ChatService(max_bytes=max_bytes)))
+    if index is not None:
+        from almkit.serving import collection
+
+        app.include_router(collection.router(collection.Collection(index)))
     app.add_middleware(Guard, max_bytes=max_bytes, api_key=api_key)
     return app
