@@ -161,3 +161,21 @@ def test_cli_reports_failures_and_json(folder, tmp_path):
     assert r.returncode == 2 and "missing" in r.stderr
     r = almkit("index", "search", out)
     assert r.returncode == 2 and "--query or --like" in r.stderr
+
+
+def test_transcripts_are_stored_and_lift_a_matching_query(tmp_path, model):
+    src = tmp_path / "talk"
+    src.mkdir()
+    subprocess.run(
+        ["flite", "-voice", "slt", "-t", "Please close the window.", "-o", str(src / "talk.wav")], check=True
+    )
+    shutil.copy(f"{SOUNDS}/bell.oga", src / "bell.oga")
+    out = tmp_path / "t.almidx"
+    build_index([str(src)], out, transcripts=True, progress=False)
+    store = IndexStore(out, model_identity("default"))
+    hits = search_index(store, model, query="close the window", top_k=2)
+    assert (
+        hits[0]["audio"].endswith("talk.wav") and hits[0]["transcript"].lower().strip(".") == "please close the window"
+    )
+    assert hits[0]["score"] == pytest.approx(hits[0]["cosine"] + 0.2, abs=1e-5)  # the transcript holds the words
+    assert hits[1]["transcript"] == "" and hits[1]["score"] == pytest.approx(hits[1]["cosine"], abs=1e-5)

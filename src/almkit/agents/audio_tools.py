@@ -270,7 +270,7 @@ class AudioTools:
         top_k: Annotated[int, Field(ge=1, le=100, description="How many clips to give.")] = 5,
     ) -> dict:
         """Rank clips by how well they match a text query (cosine in the Two-Towers joint space)."""
-        from almkit.tasks.inputs import expand_audio_inputs
+        from almkit.audio.inputs import expand_audio_inputs
 
         model = self.towers
         emb, paths, failures = model.embed_audio_files(expand_audio_inputs(audio))

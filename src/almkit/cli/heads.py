@@ -72,7 +72,7 @@ def _answer(audio: list[str], instruction: str, decoding: dict, fmt: Format, que
     """``load``: load_generator's arguments; the model loads once the settings and inputs are checked."""
     from almkit.architectures.two_heads import load_generator
     from almkit.architectures.two_heads.generator import decoding_options
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
 
     if not instruction.strip():
         raise ConfigError("--question is empty", hint='ask something, e.g. --question "Is there a dog?"')

@@ -31,7 +31,7 @@ def transcribe(
     from almkit.audio.io import AUDIO_SUFFIXES, load_audio
     from almkit.encoders.speech import WHISPER_MODELS, WhisperTranscriber
     from almkit.errors import AlmkitError
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
 
     if model not in WHISPER_MODELS:
         raise ConfigError(

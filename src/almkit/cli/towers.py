@@ -54,7 +54,7 @@ def classify(
 ) -> None:
     """Zero-shot classification of audio against free-text labels (softmax over them; --threshold lets a clip
     match none of them)."""
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
 
     if (labels is None) == (labels_file is None):
         raise ConfigError("give either --labels or --labels-file", hint='e.g. --labels "dog,rain,siren"')
@@ -99,7 +99,7 @@ def embed(
     device: DEVICE = "auto",
 ) -> None:
     """Joint-space embeddings of audio files or texts (unit norm)."""
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
 
     if bool(audio) == bool(text):
         raise ConfigError("give either audio files or --text", hint="almkit embed a.wav --out e.npy")
@@ -147,7 +147,7 @@ def retrieve(
     device: DEVICE = "auto",
 ) -> None:
     """Search audio with text (--query), or find the best captions for each audio file (--captions)."""
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
     from almkit.tasks.retrieval import search
 
     if bool(query) == bool(captions):

@@ -45,31 +45,38 @@ def model_identity(name: str) -> dict:
     return {"name": str(name), "sha256": digest.hexdigest(), "dim": int(dim)}
 
 
-def clip_windows(model, frames: np.ndarray, duration: float) -> list[dict]:
-    """Index windows of one clip's encoder frames ``[n, D]``: times, projected vector, top tags."""
+def clip_windows(model, clips: list[tuple[np.ndarray, float]]) -> list[list[dict]]:
+    """Index windows of clips given as (encoder frames ``[n, D]``, duration): times, projected vector and top
+    tags of each window; the windows of all the clips are projected together (one pass per 16 rows)."""
     from almkit.encoders.batching import fixed_blocks
 
     encoder = model.audio_encoder
     hop, width = encoder.policy.hop_s, encoder.policy.window_s
     names = getattr(encoder, "class_names", None)
-    spans = [(s, min(len(frames), s + WINDOW_FRAMES)) for s in range(0, len(frames), WINDOW_FRAMES)]
-    pooled = torch.stack([encoder.policy.pool(torch.from_numpy(frames[a:b])) for a, b in spans])
+    spans = [[(s, min(len(f), s + WINDOW_FRAMES)) for s in range(0, len(f), WINDOW_FRAMES)] for f, _ in clips]
+    pooled = [encoder.policy.pool(torch.from_numpy(f[a:b])) for (f, _), sp in zip(clips, spans, strict=True)
+              for a, b in sp]  # fmt: skip
     with torch.no_grad():
-        vectors = fixed_blocks(model.project_audio, pooled).cpu().numpy()
-    windows = []
-    for (a, b), vec in zip(spans, vectors, strict=True):
-        tags = []
-        if names:
-            scores = frames[a:b, -len(names) :].max(0)
-            tags = [[names[j], round(float(scores[j]), 3)] for j in np.argsort(-scores)[:TOP_TAGS] if scores[j] >= 0.1]
-        end = min(duration, (b - 1) * hop + width)
-        windows.append({"start_s": round(a * hop, 3), "end_s": round(end, 3), "vector": vec, "tags": tags})
-    return windows
+        vectors = iter(fixed_blocks(model.project_audio, torch.stack(pooled)).cpu().numpy())
+    out = []
+    for (frames, duration), sp in zip(clips, spans, strict=True):
+        windows = []
+        for a, b in sp:
+            tags = []
+            if names:
+                scores = frames[a:b, -len(names) :].max(0)
+                tags = [[names[j], round(float(scores[j]), 3)] for j in np.argsort(-scores)[:TOP_TAGS]
+                        if scores[j] >= 0.1]  # fmt: skip
+            end = min(duration, (b - 1) * hop + width)
+            windows.append({"start_s": round(a * hop, 3), "end_s": round(end, 3), "vector": next(vectors),
+                            "tags": tags})  # fmt: skip
+        out.append(windows)
+    return out
 
 
 def index_inputs(inputs: list[str], allow_outside: bool = False) -> list[str]:
     """Absolute audio paths of folders, files and JSONL manifests (their clips' audio)."""
-    from almkit.tasks.inputs import expand_audio_inputs
+    from almkit.audio.inputs import expand_audio_inputs
 
     paths: list[str] = []
     for item in inputs:
@@ -149,20 +156,20 @@ def build_index(
             result = embed_files(model.audio_encoder, [p for p, *_ in part], batch_size=32, pool=False, progress=False)
             report["failed"] += result.failures
             frames = dict(zip(result.paths, result.embeddings, strict=True))
+            good = [item for item in part if item[0] in frames]
+            durations = {path: _duration(path) for path, *_ in good}
+            windows = clip_windows(model, [(frames[path], durations[path]) for path, *_ in good])
             with store.transaction():
-                for path, st, sha, existed in part:
-                    if path not in frames:
-                        continue
-                    duration = _duration(path)
+                for (path, st, sha, existed), clip_rows in zip(good, windows, strict=True):
                     clip = {"path": path, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                            "duration": duration}  # fmt: skip
+                            "duration": durations[path]}  # fmt: skip
                     if heads is not None:
                         clip["caption"] = heads.caption([path])[0]
                     if whisper is not None:
                         from almkit.audio.io import load_audio
 
                         clip["transcript"] = whisper(load_audio(path, whisper.sample_rate))
-                    store.put_clip(clip, clip_windows(model, frames[path], duration))
+                    store.put_clip(clip, clip_rows)
                     report["updated" if existed else "added"] += 1
                 store.bump()
             bar.advance(task, len(part))
