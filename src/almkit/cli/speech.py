@@ -28,10 +28,10 @@ def transcribe(
     Files of any length are transcribed whole. Audio without speech gives an empty text (voice activity
     detection first, no invented words). Run `almkit assets pull` once to fetch the weights.
     """
+    from almkit.audio.inputs import expand_audio_inputs
     from almkit.audio.io import AUDIO_SUFFIXES, load_audio
     from almkit.encoders.speech import WHISPER_MODELS, WhisperTranscriber
     from almkit.errors import AlmkitError
-    from almkit.audio.inputs import expand_audio_inputs
 
     if model not in WHISPER_MODELS:
         raise ConfigError(
