@@ -35,12 +35,15 @@ def search_index(
     min_duration: float | None = None,
     tag_weight: float = 0.2,
     text_weight: float = 0.2,
+    vector: np.ndarray | None = None,
 ) -> list[dict]:
     """The ``top_k`` clips for a text ``query`` or an example clip ``like``: audio path, score, the matching
-    window's times and tags, duration, caption and transcript."""
+    window's times and tags, duration, caption and transcript. ``vector``: the query's embedding, when the caller
+    has it already (a server that embeds concurrent queries together)."""
     if (query is None) == (like is None):
         raise ConfigError("give either a text query or an example clip", hint='--query "a door slamming"')
-    vector = model.embed_text([query])[0] if query is not None else model.embed_audio([like])[0]
+    if vector is None:
+        vector = model.embed_text([query])[0] if query is not None else model.embed_audio([like])[0]
     index = store.faiss()
     if index.ntotal == 0:
         return []

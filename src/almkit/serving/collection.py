@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import tempfile
 import threading
+from concurrent.futures import Future
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -36,10 +38,35 @@ class Collection:
         self.roots = [Path(r) for r in json.loads(self.store.meta("roots") or "[]")]
         self.name = Path(path).name
         self._lock = threading.Lock()  # one SQLite connection, one model
+        self._texts: queue.Queue[tuple[str, Future]] = queue.Queue()
+        threading.Thread(target=self._embed_texts, daemon=True, name="almkit-text-batcher").start()
+
+    def _embed_texts(self) -> None:
+        """Embed the text queries waiting at the same time in one call (fixed 16-row blocks: a query's vector is
+        the same alone or with others), so concurrent searches share the text encoder's passes."""
+        while True:
+            batch = [self._texts.get()]
+            while len(batch) < 64:
+                try:
+                    batch.append(self._texts.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self._lock:
+                    vectors = self.model.embed_text([q for q, _ in batch])
+                for (_, future), vec in zip(batch, vectors, strict=True):
+                    future.set_result(vec)
+            except Exception as err:  # handed to every waiting request
+                for _, future in batch:
+                    future.set_exception(err)
 
     def search(self, **kwargs) -> list[dict]:
         from almkit.index.search import search_index
 
+        if kwargs.get("query") is not None:
+            future: Future = Future()
+            self._texts.put((kwargs["query"], future))
+            kwargs["vector"] = future.result()
         with self._lock:
             hits = search_index(self.store, self.model, **kwargs)
         return [{**h, "audio": Path(h["audio"]).name} for h in hits]
