@@ -2,28 +2,20 @@
 page in a real browser (Playwright driving Debian's chromium, which the set-up installs)."""
 
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from almkit.index.build import build_index
+from servers import free_port, start
 
 SOUNDS = "/usr/share/sounds/freedesktop/stereo"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +30,9 @@ def served(tmp_path_factory):
     # a row that points outside the index's folder (a tampered or foreign index): it must never be served
     with sqlite3.connect(index / "index.sqlite") as db:
         db.execute("INSERT INTO clips (path, sha256, size, mtime_ns, duration) VALUES ('/etc/hostname', 'x', 1, 1, 1)")
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "almkit", "serve", "--index", str(index), "--port", str(port), "--max-bytes", "300000"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
-    deadline = time.time() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()
-            time.sleep(0.2)
+    proc = start(cmd, port)
     yield f"http://127.0.0.1:{port}", src
     proc.terminate()
     proc.wait(10)

@@ -7,10 +7,8 @@ error results for paths outside the roots, bad audio, oversized or malformed inl
 import asyncio
 import base64
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from mcp import Client, StdioServerParameters
 from almkit.agents.audio_tools import AudioTools
 from almkit.agents.sources import AudioSources
 from almkit.serving.mcp import build_server
+from servers import free_port, start
 from shared_data import FSDD
 
 PHONE = "/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga"
@@ -141,25 +140,11 @@ def test_stdio_server(root):
     assert "transcribe" in names and result.structured_content["channels"] >= 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_streamable_http_server(root):
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "almkit", "mcp", "--transport", "http", "--port", str(port), "--root", str(root)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(cmd, port, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                time.sleep(0.2)
 
         async def go():
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:

@@ -8,39 +8,25 @@ gets for a wrong key, an unknown model, a request without audio and a request ov
 
 import base64
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import openai
 import pytest
 import soundfile as sf
 
+from servers import free_port, start
+
 PHONE = "/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga"
 KEY = "test-key-123"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "almkit", "serve", "--port", str(port), "--max-bytes", "2000000"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "ALMKIT_API_KEY": KEY}, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()
-            time.sleep(0.2)
+    proc = start(cmd, port, env={**os.environ, "ALMKIT_API_KEY": KEY})
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(10)
