@@ -42,6 +42,7 @@ Question: How many people speak? Results: [1] 2 speaker(s), 4.10 s of speech -> 
 CHAT = """You answer questions about audio files by calling audio tools, then state the answer with the numbers, \
 words and times of their results, citing each result you use as [1], [2] in the order of the calls."""
 
+POLAR = {"is", "are", "does", "do", "did", "can", "could", "was", "were", "has", "have", "will"}  # yes/no openers
 SHOWN_EXAMPLES = 4  # worked examples shown to the local planner, the closest in meaning to the question
 NEAR = 0.05  # the tools and answer kinds offered are those of the examples within this cosine of the closest
 
@@ -228,8 +229,8 @@ class Agent:
 
     def _grounded_answer(self, result: AgentResult, kinds: set[str]) -> str:
         """One of the short answers that the calls' outputs support, with its citation, chosen by the language
-        model under a grammar (so it can only restate a result), among those of ``kinds`` when there are any;
-        the only one when there is one."""
+        model under a grammar (so it can only restate a result), among those of ``kinds`` when there are any
+        (and among the yes/no ones for a yes/no question); the only one when there is one."""
         found = [
             (kind, f"{text} [{n}]")
             for n, call in enumerate(result.calls, 1)
@@ -239,6 +240,9 @@ class Agent:
         candidates = list(dict.fromkeys(text for kind, text in found if kind in kinds)) or list(
             dict.fromkeys(text for _, text in found)
         )
+        if result.question.split()[0].lower() in POLAR:  # a yes/no question gets a yes/no answer when one is there
+            polar = [text for _, text in found if text.lower().startswith(("yes", "no"))]
+            candidates = list(dict.fromkeys(polar)) or candidates
         if not candidates:
             return "No tool gave a result: " + "; ".join(s for s in result.summaries)
         if len(candidates) == 1:

@@ -387,7 +387,8 @@ ANSWERS = {
     "speech_segments": lambda o: [
         ("speakers", f"{o['speakers']} speaker(s)"),
         ("speech time", f"{o['speech_s']:.2f} s of speech"),
-    ],  # fmt: skip
+        ("speaks", "yes, someone speaks" if o["speakers"] else "no, nobody speaks"),
+    ],
     "detect": _detect_answers,
     "loudness": _loudness_answers,
     "compare_speakers": lambda o: [("same", "same speaker" if o["same_speaker"] else "different speakers")],
