@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from almkit.errors import AudioError, ConfigError
 
 MAX_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for audio in a request
 SUFFIXES = {"wav": ".wav", "x-wav": ".wav", "wave": ".wav", "mpeg": ".mp3", "mp3": ".mp3", "flac": ".flac",
-            "x-flac": ".flac", "ogg": ".ogg", "opus": ".opus"}  # fmt: skip
+            "x-flac": ".flac", "ogg": ".ogg", "oga": ".oga", "opus": ".opus"}  # fmt: skip
 DATA_URI = re.compile(r"data:audio/([\w.+-]+);base64,(.*)", re.DOTALL)
 
 
@@ -34,7 +35,6 @@ class AudioSources:
                 raise ConfigError("an allowed root is not a folder", source=root, hint="pass existing folders")
         self.max_bytes = max_bytes
         self._tmp = tempfile.TemporaryDirectory(prefix="almkit-audio-")
-        self._count = 0
 
     def resolve(self, audio: str) -> str:
         match = DATA_URI.fullmatch(audio.strip()) if audio.startswith("data:") else None
@@ -71,10 +71,10 @@ class AudioSources:
             raise AudioError("the audio data is not valid base64", hint="encode the file's bytes as base64") from None
         if not raw:
             raise AudioError("the audio data is empty", hint="send the file's bytes")
-        self._count += 1
-        path = Path(self._tmp.name) / f"audio-{self._count:06d}{suffix}"
-        path.write_bytes(raw)
-        return str(path)
+        fd, path = tempfile.mkstemp(suffix=suffix, prefix="audio-", dir=self._tmp.name)  # unique across threads
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        return path
 
     @contextmanager
     def scoped(self) -> Iterator:

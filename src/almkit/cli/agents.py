@@ -76,9 +76,7 @@ def agent(
 
 def tools_(fmt: FORMAT = Format.table) -> None:
     """The audio tools that the agent, MCP and the chat API share, with their arguments."""
-    from almkit.agents.audio_tools import AudioTools
-
-    registry = AudioTools().registry()
+    _, registry = _registry()
     if fmt == Format.json:
         for tool in registry:
             print(json.dumps(tool.openai()["function"]))

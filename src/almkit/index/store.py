@@ -18,6 +18,8 @@ import json
 import math
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -115,18 +117,16 @@ class IndexStore:
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
 
-    def transaction(self):
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
         """``with store.transaction():`` one atomic commit (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK)."""
-        store = self
-
-        class _Tx:
-            def __enter__(self):
-                store.db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, kind, *_):
-                store.db.execute("ROLLBACK" if kind else "COMMIT")
-
-        return _Tx()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # --- clips ---------------------------------------------------------------------------------------------
     def known(self) -> dict[str, tuple[int, int, int, str]]:

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from fastapi import Request  # at module level: FastAPI resolves the routes' annotations in this module
 
+from almkit.agents.sources import SUFFIXES
 from almkit.errors import AlmkitError
-
-UPLOAD_SUFFIXES = {"wav", "mp3", "flac", "ogg", "oga", "opus"}
 
 
 class Collection:
@@ -150,12 +149,12 @@ def router(collection: Collection):
 
     @api.post("/api/search/audio")
     async def search_audio(request: Request, format: str = Query("wav"), top_k: int = Query(10, ge=1, le=100)):
-        if format not in UPLOAD_SUFFIXES:
-            raise HTTPException(400, f"format {format!r} is not supported: use one of {sorted(UPLOAD_SUFFIXES)}")
+        if format not in SUFFIXES:
+            raise HTTPException(400, f"format {format!r} is not supported: use one of {sorted(SUFFIXES)}")
         body = await request.body()  # the app's size limit applies (HTTP 413 above it)
         if not body:
             raise HTTPException(400, "the request body is empty: send the audio file's bytes")
-        with tempfile.NamedTemporaryFile(suffix=f".{format}") as tmp:
+        with tempfile.NamedTemporaryFile(suffix=SUFFIXES[format]) as tmp:
             tmp.write(body)
             tmp.flush()
             return run(like=tmp.name, top_k=top_k)
