@@ -263,7 +263,17 @@ def test_minilm_is_normalised_and_semantic():
     assert torch.allclose(e.norm(dim=1), torch.ones(3), atol=1e-5)
     assert (e[0] @ e[1]) > (e[0] @ e[2]) + 0.3
     single = torch.cat([text.encode([s]) for s in ["a dog barking", "a piano melody"]])
-    assert torch.allclose(single, e[[0, 2]], atol=1e-5)  # padding in a batch does not change results
+    assert torch.equal(single, e[[0, 2]])  # a text's vector does not depend on its batch mates
+
+
+def test_minilm_runs_in_onnx_runtime_and_agrees_with_torch():
+    frozen, trainable = build_text_encoder("minilm"), build_text_encoder("minilm", trainable=True).eval()
+    texts = ["a door slams", "someone whistles a tune while rain falls on the roof of a car", "x"]
+    fast = frozen.encode(texts)
+    assert frozen._onnx is not None  # the export was made, checked against torch and kept
+    with torch.no_grad():
+        reference = trainable.encode(texts)  # torch, fixed-shape blocks
+    assert trainable._onnx is None and (fast - reference).abs().max() < 1e-5
 
 
 def test_unknown_specs_are_config_errors():

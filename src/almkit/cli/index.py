@@ -23,12 +23,18 @@ def build(
     captions: Annotated[bool, typer.Option("--captions", help="Also store a Two-Heads caption per clip.")] = False,
     transcripts: Annotated[bool, typer.Option("--transcripts", help="Also store a Whisper transcript.")] = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Clips per commit.")] = 64,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Embed on a Ray cluster: its address (auto, HOST:PORT) or 'local'."),
+    ] = None,
+    ray_workers: Annotated[int, typer.Option("--ray-workers", min=1, help="Ray workers (one model each).")] = 2,
     allow_outside: ALLOW_OUTSIDE = False,
     fmt: FORMAT = Format.table,
 ) -> None:
     """Embed every clip once into an index; a re-run embeds only new or changed files and drops deleted ones.
 
     Safe to interrupt at any moment: the index stays readable at its last commit and the next run goes on.
+    With --ray, Ray workers embed and this process commits: the index is the one a single process builds.
     """
     from almkit.index.build import build_index
 
@@ -36,8 +42,9 @@ def build(
     if missing is not None:
         raise AudioError("no such file or folder", source=missing, hint="check the path")
     report = build_index(
-        inputs, out, model, batch, captions=captions, transcripts=transcripts, allow_outside=allow_outside
-    )
+        inputs, out, model, batch, captions=captions, transcripts=transcripts, allow_outside=allow_outside,
+        ray=ray, ray_workers=ray_workers,
+    )  # fmt: skip
     if fmt == Format.json:
         print(json.dumps({**report, "failed": [{"audio": p, "error": e} for p, e in report["failed"]]}))
     else:

@@ -8,8 +8,10 @@ the encoder half of an encoder-decoder (T5, BART), or the text tower of a dual m
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,13 +48,16 @@ class TextEncoder(nn.Module):
         self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length))
         self.trainable = trainable
         self.model.requires_grad_(trainable)
+        self._path = path
+        self._onnx: Callable[[list[int]], np.ndarray] | None | bool = False  # False: not tried yet
         if not trainable:
             self.eval()
 
     def encode(self, texts: list[str]) -> torch.Tensor:
-        """``[B, embed_dim]`` unit vectors. Training (a trainable tower with gradients on) runs one padded batch;
-        inference groups texts of the same token length and runs fixed-shape passes without padding
-        (:func:`~almkit.encoders.batching.fixed_blocks`), so a text's vector never depends on the others."""
+        """``[B, embed_dim]`` unit vectors. Training (a trainable tower with gradients on) runs one padded batch.
+        Inference never lets a text's vector depend on the others: a frozen tower runs each text alone in ONNX
+        Runtime (:mod:`~almkit.encoders.onnx_text`); a trainable one groups texts of the same token length and
+        runs fixed-shape passes without padding (:func:`~almkit.encoders.batching.fixed_blocks`)."""
         texts = list(texts)
         if self.trainable and torch.is_grad_enabled():
             batch = self.tokenizer(
@@ -60,13 +65,26 @@ class TextEncoder(nn.Module):
             )
             return self._pooled(batch["input_ids"], batch["attention_mask"])
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        device = next(self.model.parameters()).device
+        if self._onnx is False:
+            self._onnx = None if self.trainable or device.type != "cpu" else self._export()
+        if self._onnx is not None:
+            return torch.from_numpy(np.stack([self._onnx(i) for i in ids])).reshape(len(ids), self.embed_dim)
         out = torch.empty(len(texts), self.embed_dim)
         for length in sorted({len(i) for i in ids}):
             rows = [k for k, i in enumerate(ids) if len(i) == length]
             same = torch.tensor([ids[k] for k in rows])
             with torch.no_grad():
                 out[rows] = fixed_blocks(lambda x: self._pooled(x, torch.ones_like(x)).float().cpu(), same)
-        return out.to(next(self.model.parameters()).device)
+        return out.to(device)
+
+    def _export(self):
+        from almkit.encoders.onnx_text import onnx_text_runner
+
+        def tokenize(text: str) -> list[int]:
+            return self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
+
+        return onnx_text_runner(self.model, self._path, "token_type_ids" in self._accepts, tokenize)
 
     def _pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         device = next(self.model.parameters()).device

@@ -89,6 +89,44 @@ def index_inputs(inputs: list[str], allow_outside: bool = False) -> list[str]:
     return list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
 
 
+class PartEmbedder:
+    """Embeds a part of the files to index: the model (and the captioner and transcriber, if asked) loaded once.
+    One lives in the building process, or one in each Ray worker."""
+
+    def __init__(self, model_name: str, captions: bool = False, transcripts: bool = False):
+        from almkit import load_model
+
+        self.model = load_model(model_name, device="cpu")
+        self.heads = self.whisper = None
+        if captions:
+            from almkit import load_generator
+
+            self.heads = load_generator("default", device="cpu")
+        if transcripts:
+            from almkit.encoders.speech import WhisperTranscriber
+
+            self.whisper = WhisperTranscriber("base")
+
+    def embed(self, paths: list[str]) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+        """``({path: {"duration", "windows", "caption"?, "transcript"?}}, failures)``."""
+        from almkit.encoders.embed import embed_files
+
+        result = embed_files(self.model.audio_encoder, paths, batch_size=32, pool=False, progress=False)
+        frames = dict(zip(result.paths, result.embeddings, strict=True))
+        good = [p for p in paths if p in frames]
+        durations = {p: _duration(p) for p in good}
+        windows = clip_windows(self.model, [(frames[p], durations[p]) for p in good])
+        out = {p: {"duration": durations[p], "windows": w} for p, w in zip(good, windows, strict=True)}
+        for p in good:
+            if self.heads is not None:
+                out[p]["caption"] = self.heads.caption([p])[0]
+            if self.whisper is not None:
+                from almkit.audio.io import load_audio
+
+                out[p]["transcript"] = self.whisper(load_audio(p, self.whisper.sample_rate))
+        return out, list(result.failures)
+
+
 def build_index(
     inputs: list[str],
     out: str | Path,
@@ -98,14 +136,15 @@ def build_index(
     captions: bool = False,
     transcripts: bool = False,
     allow_outside: bool = False,
+    ray: str | None = None,
+    ray_workers: int = 2,
 ) -> dict:
     """Create or update the index ``out`` from ``inputs``; a report of what was added, updated, kept, removed
-    and what failed (path, reason)."""
+    and what failed (path, reason). ``ray``: the address of a Ray cluster (``auto``, ``HOST:PORT``, or ``local``
+    for a new one on this machine) whose ``ray_workers`` workers embed the parts; this process commits them in
+    order, so the index is the one a single process builds."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from almkit import load_model
-    from almkit.encoders.embed import embed_files
 
     start = time.perf_counter()
     store = IndexStore(out, model_identity(model_name), create=True)
@@ -120,7 +159,7 @@ def build_index(
             store.remove(gone)
             store.bump()
         report["removed"] = len(gone)
-    todo = []
+    todo = {}
     for path in files:
         try:
             st = os.stat(path)
@@ -137,39 +176,28 @@ def build_index(
                 store.touch(path, st.st_size, st.st_mtime_ns)
             report["unchanged"] += 1
             continue
-        todo.append((path, st, sha, old is not None))
-    model = load_model(model_name, device="cpu") if todo else None  # an unchanged folder loads no model
-    heads = whisper = None
-    if captions and todo:
-        from almkit import load_generator
+        todo[path] = (st, sha, old is not None)
+    parts = [list(todo)[k : k + batch] for k in range(0, len(todo), batch)]
+    if not parts:  # an unchanged folder loads no model
+        embedded = iter(())
+    elif ray is None:
+        embedder = PartEmbedder(model_name, captions, transcripts)
+        embedded = map(embedder.embed, parts)
+    else:
+        from almkit.index.cluster import embed_on_ray
 
-        heads = load_generator("default", device="cpu")
-    if transcripts and todo:
-        from almkit.encoders.speech import WhisperTranscriber
-
-        whisper = WhisperTranscriber("base")
+        embedded = embed_on_ray(ray, ray_workers, parts, model_name, captions, transcripts)
     columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=not progress, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("indexing", total=len(todo))
-        for k in range(0, len(todo), batch):
-            part = todo[k : k + batch]
-            result = embed_files(model.audio_encoder, [p for p, *_ in part], batch_size=32, pool=False, progress=False)
-            report["failed"] += result.failures
-            frames = dict(zip(result.paths, result.embeddings, strict=True))
-            good = [item for item in part if item[0] in frames]
-            durations = {path: _duration(path) for path, *_ in good}
-            windows = clip_windows(model, [(frames[path], durations[path]) for path, *_ in good])
+        for part, (clips, failures) in zip(parts, embedded, strict=True):
+            report["failed"] += failures
             with store.transaction():
-                for (path, st, sha, existed), clip_rows in zip(good, windows, strict=True):
-                    clip = {"path": path, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                            "duration": durations[path]}  # fmt: skip
-                    if heads is not None:
-                        clip["caption"] = heads.caption([path])[0]
-                    if whisper is not None:
-                        from almkit.audio.io import load_audio
-
-                        clip["transcript"] = whisper(load_audio(path, whisper.sample_rate))
-                    store.put_clip(clip, clip_rows)
+                for path, clip in clips.items():
+                    st, sha, existed = todo[path]
+                    row = {"path": path, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                           **{k: v for k, v in clip.items() if k != "windows"}}  # fmt: skip
+                    store.put_clip(row, clip["windows"])
                     report["updated" if existed else "added"] += 1
                 store.bump()
             bar.advance(task, len(part))

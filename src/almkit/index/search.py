@@ -39,7 +39,7 @@ def search_index(
 ) -> list[dict]:
     """The ``top_k`` clips for a text ``query`` or an example clip ``like``: audio path, score, the matching
     window's times and tags, duration, caption and transcript. ``vector``: the query's embedding, when the caller
-    has it already (a server that embeds concurrent queries together)."""
+    has it already (a server embeds text queries outside its store lock)."""
     if (query is None) == (like is None):
         raise ConfigError("give either a text query or an example clip", hint='--query "a door slamming"')
     if vector is None:
@@ -48,8 +48,8 @@ def search_index(
     if index.ntotal == 0:
         return []
     allowed = _clips_with_tags(store, tags)
-    words = set(re.findall(r"[a-z]+", query.lower())) if query else set()
-    k = min(index.ntotal, max(64, top_k * 16))
+    words = re.findall(r"[a-z]+", query.lower()) if query else []
+    k = min(index.ntotal, max(64, top_k * 4))
     while True:
         scores, ids = index.search(np.asarray(vector, np.float32)[None], k)
         found = [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
@@ -61,7 +61,7 @@ def search_index(
                 continue
             if min_duration is not None and w["duration_s"] < min_duration:
                 continue
-            score = cosine + _hybrid(query, words, w, tag_weight, text_weight)
+            score = cosine + _hybrid(words, w, tag_weight, text_weight)
             if w["clip_id"] not in best or score > best[w["clip_id"]]["score"]:
                 best[w["clip_id"]] = {**w, "score": round(score, 6), "cosine": round(cosine, 6)}
         if len(best) >= top_k or k >= index.ntotal:
@@ -72,13 +72,14 @@ def search_index(
     return [{key: r[key] for key in keys} for r in ranked]
 
 
-def _hybrid(query: str | None, words: set[str], window: dict, tag_weight: float, text_weight: float) -> float:
-    if query is None:
+def _hybrid(words: list[str], window: dict, tag_weight: float, text_weight: float) -> float:
+    """The bonus of a window for a text query given as its lowercase ``words`` (none for an example clip)."""
+    if not words:
         return 0.0
-    lowered = f" {' '.join(re.findall(r'[a-z]+', query.lower()))} "
+    lowered = f" {' '.join(words)} "
     tag = max((s for name, s in window["tags"] if f" {name.lower()} " in lowered), default=0.0)
-    said = set(re.findall(r"[a-z]+", (window["transcript"] or "").lower()))
-    return tag_weight * tag + (text_weight if words and words <= said else 0.0)
+    said = window["transcript"] and set(re.findall(r"[a-z]+", window["transcript"].lower()))
+    return tag_weight * tag + (text_weight if said and set(words) <= said else 0.0)
 
 
 def _clips_with_tags(store: IndexStore, tags: list[str]) -> set[int] | None:

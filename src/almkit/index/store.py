@@ -26,7 +26,7 @@ import numpy as np
 
 from almkit.errors import ConfigError
 
-EXACT_UP_TO = 200_000  # windows; see benchmarks/bench_index.py for where exact search stops being fast enough
+EXACT_UP_TO = 10_000  # windows: one exact query takes 3.8 ms at 20k, 17 ms at 100k; the IVF 0.4-0.5 ms (bench_index.py)
 NPROBE = 32
 
 SCHEMA = """
@@ -53,13 +53,13 @@ CREATE INDEX IF NOT EXISTS windows_by_clip ON windows(clip_id);
 """
 
 
-def build_faiss(ids: np.ndarray, vectors: np.ndarray, nprobe: int = NPROBE):
+def build_faiss(ids: np.ndarray, vectors: np.ndarray, nprobe: int = NPROBE, force_ivf: bool = False):
     """An inner-product FAISS index over unit ``vectors`` with their window ``ids``: exact up to
     ``EXACT_UP_TO`` rows, IVF above (trained on at most 100k rows, fixed seed)."""
     import faiss
 
     n, dim = vectors.shape
-    if n <= EXACT_UP_TO:
+    if n <= EXACT_UP_TO and not force_ivf:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     else:
         lists = int(4 * math.sqrt(n))

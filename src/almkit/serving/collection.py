@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import queue
 import tempfile
 import threading
-from concurrent.futures import Future
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -36,36 +34,16 @@ class Collection:
         self.model = load_model(recorded, device="cpu")
         self.roots = [Path(r) for r in json.loads(self.store.meta("roots") or "[]")]
         self.name = Path(path).name
-        self._lock = threading.Lock()  # one SQLite connection, one model
-        self._texts: queue.Queue[tuple[str, Future]] = queue.Queue()
-        threading.Thread(target=self._embed_texts, daemon=True, name="almkit-text-batcher").start()
-
-    def _embed_texts(self) -> None:
-        """Embed the text queries waiting at the same time in one call (fixed 16-row blocks: a query's vector is
-        the same alone or with others), so concurrent searches share the text encoder's passes."""
-        while True:
-            batch = [self._texts.get()]
-            while len(batch) < 64:
-                try:
-                    batch.append(self._texts.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                with self._lock:
-                    vectors = self.model.embed_text([q for q, _ in batch])
-                for (_, future), vec in zip(batch, vectors, strict=True):
-                    future.set_result(vec)
-            except Exception as err:  # handed to every waiting request
-                for _, future in batch:
-                    future.set_exception(err)
+        self._lock = threading.Lock()  # one SQLite connection
+        self.model.embed_text(["warm up"])  # the text tower's ONNX session exists before requests share it
 
     def search(self, **kwargs) -> list[dict]:
+        """Concurrent searches embed their text queries at the same time (ONNX Runtime runs them in parallel,
+        one text per pass) and take turns at the store."""
         from almkit.index.search import search_index
 
         if kwargs.get("query") is not None:
-            future: Future = Future()
-            self._texts.put((kwargs["query"], future))
-            kwargs["vector"] = future.result()
+            kwargs["vector"] = self.model.embed_text([kwargs["query"]])[0]
         with self._lock:
             hits = search_index(self.store, self.model, **kwargs)
         return [{**h, "audio": Path(h["audio"]).name} for h in hits]
