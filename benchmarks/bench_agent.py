@@ -84,7 +84,7 @@ EXPECTED_TOOLS = {
     "find": {"search"},
     "presence": {"ask", "tag", "detect", "classify"},
     "loudest": {"ask"},
-    "order": {"ask"},
+    "order": {"ask", "order"},
     "count": {"ask", "tag"},
 }
 EXACT = ("what_said", "speakers", "start", "loudness", "duration")  # types a tool answers exactly

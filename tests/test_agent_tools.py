@@ -14,6 +14,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
+import soxr
 from pydantic import Field
 
 from almkit.agents.audio_tools import AudioTools, cluster_speakers, median3, runs
@@ -54,9 +55,14 @@ def clips(tmp_path_factory):
     bell = bell.mean(1) if bell.ndim > 1 else bell
     late = folder / "late-bell.wav"  # 2 s of silence, then the bell
     sf.write(late, np.concatenate([np.zeros(2 * rate, np.float32), bell]), rate)
+    said, said_rate = sf.read(sentence, dtype="float32")
+    speech_then_bell = folder / "speech-then-bell.wav"  # the sentence, 1 s of silence, the bell
+    said = soxr.resample(said, said_rate, rate).astype(np.float32)
+    sf.write(speech_then_bell, np.concatenate([said, np.zeros(rate, np.float32), bell]), rate)
     return {
         "sentence": str(sentence),
         "late_bell": str(late),
+        "speech_then_bell": str(speech_then_bell),
         "one": _turns(folder / "one.wav", ["george", "george"]),
         "two": _turns(folder / "two.wav", ["george", "jackson", "george"]),
         "george": _turns(folder / "george.wav", ["george"]),
@@ -122,7 +128,7 @@ def test_post_processing_helpers():
 
 def test_every_tool_has_a_schema_and_reads_audio(registry):
     assert {t.name for t in registry} == {
-        "tag", "classify", "caption", "ask", "transcribe", "speech_segments", "detect", "loudness",
+        "tag", "classify", "caption", "ask", "transcribe", "speech_segments", "detect", "order", "loudness",
         "compare_speakers", "search",
     }  # fmt: skip
     for tool in registry:
@@ -165,6 +171,15 @@ def test_detect_finds_the_bell_after_the_silence(registry, clips):
     assert out["events"], out
     assert 1.5 <= out["events"][0]["start_s"] <= 2.5 and out["best_at_s"] >= 1.5  # the bell starts at 2 s
     assert registry.run("detect", {"audio": clips["late_bell"], "query": "a dog barking"})["events"] == []
+
+
+def test_order_compares_the_first_onsets_of_two_sounds(registry, clips):
+    audio = clips["speech_then_bell"]
+    out = registry.run("order", {"audio": audio, "first": "someone speaking", "second": "a bell ringing"})
+    assert out["first_is_before"] and out["first_starts_s"] < 1 < 2.5 < out["second_starts_s"], out
+    back = registry.run("order", {"audio": audio, "first": "a bell ringing", "second": "someone speaking"})
+    assert not back["first_is_before"]
+    assert registry["order"].answers(back)[0][1].startswith("no: 'a bell ringing' starts at")
 
 
 def test_transcribe_gives_words_with_times(registry, clips):

@@ -76,6 +76,7 @@ def test_calls_every_tool_on_real_audio(server):
         ("transcribe", {"audio": "door.wav"}),
         ("speech_segments", {"audio": "george.wav"}),
         ("detect", {"audio": "phone.oga", "query": "a telephone ringing"}),
+        ("order", {"audio": "phone.oga", "first": "a telephone ringing", "second": "a dog barking"}),
         ("loudness", {"audio": "phone.oga"}),
         ("compare_speakers", {"audio": "george.wav", "other": "jackson.wav"}),
         ("search", {"audio": ["door.wav", "phone.oga"], "query": "a telephone ringing"}),
@@ -88,6 +89,7 @@ def test_calls_every_tool_on_real_audio(server):
     assert out["transcribe"]["text"].lower().strip(".") == "please close the window"
     assert out["speech_segments"]["speakers"] == 1 and out["loudness"]["sample_rate_hz"] == 44100
     assert out["detect"]["events"] and out["compare_speakers"]["same_speaker"] is False
+    assert out["order"]["first_starts_s"] <= out["order"]["second_starts_s"]
     assert out["search"]["results"][0]["audio"].endswith("phone.oga")
 
 

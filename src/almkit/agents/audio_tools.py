@@ -8,6 +8,7 @@
 ``transcribe``      what is said, with segment and word times (Whisper base)
 ``speech_segments`` when someone speaks (Silero VAD) and who (Resemblyzer voices, clustered)
 ``detect``          when a described sound occurs: the Two-Towers model on YAMNet frames every 0.24 s
+``order``           whether one described sound starts before another (their first onsets, as ``detect`` finds them)
 ``loudness``        integrated loudness (ITU-R BS.1770-4, pyloudnorm), sample peak, duration, sample rate
 ``compare_speakers`` whether two recordings hold the same voice (Resemblyzer cosine)
 ``search``          rank clips against a text query (the Two-Towers default)
@@ -227,6 +228,21 @@ class AudioTools:
         return {"query": query, "duration_s": _r(duration), "threshold": threshold, "events": events,
                 "best_score": _r(score.max()), "best_at_s": _r(centre[int(score.argmax())], 2)}  # fmt: skip
 
+    def order(
+        self,
+        audio: Audio,
+        first: Annotated[str, Field(min_length=1, description="The sound asked to come first, e.g. 'the bell'.")],
+        second: Annotated[str, Field(min_length=1, description="The sound asked to come later, e.g. 'the drum'.")],
+    ) -> dict:
+        """Whether one described sound starts before another: the first onset of each, as ``detect`` finds it
+        (its first event, or its best frame when no frame passes the threshold)."""
+        onsets = []
+        for query in (first, second):
+            found = self.detect(audio, query)
+            onsets.append(found["events"][0]["start_s"] if found["events"] else found["best_at_s"])
+        return {"first": first, "second": second, "first_starts_s": onsets[0], "second_starts_s": onsets[1],
+                "first_is_before": onsets[0] < onsets[1]}  # fmt: skip
+
     def loudness(self, audio: Audio) -> dict:
         """Integrated loudness in LUFS (ITU-R BS.1770-4, all channels), sample peak in dBFS, duration in
         seconds, sample rate and channels of the file as stored."""
@@ -353,6 +369,9 @@ SUMMARIES = {
     "transcribe": lambda o: f'"{o["text"]}"' if o["text"] else "no speech",
     "speech_segments": _speech,
     "detect": _detect,
+    "order": lambda o: (
+        f"'{o['first']}' starts at {o['first_starts_s']:.2f} s, '{o['second']}' at {o['second_starts_s']:.2f} s"
+    ),
     "loudness": _loudness,
     "compare_speakers": lambda o: f"{'same' if o['same_speaker'] else 'different'} speaker (cosine {o['cosine']:.2f})",
     "search": lambda o: ", ".join(f"{Path(r['audio']).name} {r['score']:.2f}" for r in o["results"]),
@@ -390,6 +409,13 @@ ANSWERS = {
         ("speaks", "yes, someone speaks" if o["speakers"] else "no, nobody speaks"),
     ],
     "detect": _detect_answers,
+    "order": lambda o: [
+        (
+            "order",
+            f"{'yes' if o['first_is_before'] else 'no'}: '{o['first']}' starts at "
+            f"{o['first_starts_s']:.2f} s, '{o['second']}' at {o['second_starts_s']:.2f} s",
+        )
+    ],
     "loudness": _loudness_answers,
     "compare_speakers": lambda o: [("same", "same speaker" if o["same_speaker"] else "different speakers")],
     "search": lambda o: [("clip", f"{Path(r['audio']).name} (score {r['score']:.2f})") for r in o["results"]],

@@ -81,8 +81,14 @@ EXAMPLES: list[tuple[str, list[tuple[str, dict]], str]] = [
     _ask("What is the loudest thing you can hear?"),
     _ask("How many different sounds can you hear?"),
     _ask("Is someone talking in this clip?"),
-    _ask("Does the bell ring before the drum?"),
-    _ask("Does the guitar start before the speech?"),
+    ("Does the bell ring before the drum?", [("order", {**_A, "first": "bell", "second": "drum"})], "order"),
+    ("Does the guitar start before the speech?", [("order", {**_A, "first": "guitar", "second": "speech"})], "order"),
+    (
+        "Is the whistle heard before the door slam?",
+        [("order", {**_A, "first": "whistle", "second": "door slam"})],
+        "order",
+    ),  # fmt: skip
+    ("Does the siren start after the horn?", [("order", {**_A, "first": "horn", "second": "siren"})], "order"),
     _ask("Do the piano and the voice overlap?"),
 ]
 
