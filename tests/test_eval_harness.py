@@ -115,13 +115,13 @@ def test_compare_and_probe_flags_a_model_that_ignores_the_audio(manifest, tmp_pa
 def test_generation_tasks_score_answers_per_type(manifest, tmp_path, monkeypatch):
     """Stand-in generator (a fixed answer table, declared here) until a trained Two-Heads model is loaded:
     it tests the harness's AQA path, not a model."""
-    import almkit.evaluation.harness as harness
+    from almkit.tasks.question_answering import QuestionAnswering
 
     class Table:
         def ask(self, paths, questions, **_):
             return ["Yes." if "speech" in q else "two" for q in questions]
 
-    monkeypatch.setattr(harness, "load_generator", lambda name, **_: Table())
+    monkeypatch.setattr(QuestionAnswering, "load_model", lambda self, name, device="auto": Table())
     rows = [
         {
             "audio": str(FSDD / "0_theo_0.wav"),
@@ -142,13 +142,13 @@ def test_captioning_intervals_only_for_metrics_that_are_item_means(manifest, tmp
     """Stand-in captioner (declared here): it tests the harness's scoring, not a model. CIDEr-D is the mean of
     its item scores, so its bootstrap interval holds the value; corpus BLEU and METEOR are not, so they get no
     item-bootstrap interval instead of one that can miss the value."""
-    import almkit.evaluation.harness as harness
+    from almkit.tasks.captioning import Captioning
 
     class Table:
         def caption(self, paths, **_):
             return ["a person speaking" if "fsdd" in str(p).lower() else "a loud sound" for p in paths]
 
-    monkeypatch.setattr(harness, "load_generator", lambda name, **_: Table())
+    monkeypatch.setattr(Captioning, "load_model", lambda self, name, device="auto": Table())
     card = write_card(tmp_path, task="captioning", model=str(tmp_path), metrics=["bleu_4", "meteor", "cider_d"])
     shutil.copy(manifest, tmp_path / "m.jsonl")
     scores = run_card(card, tmp_path / "run").results["scores"]

@@ -31,7 +31,6 @@ import numpy as np
 from pydantic import Field
 
 from almkit.agents.tools import Tool, ToolRegistry
-from almkit.audio.chunking import ChunkPolicy
 from almkit.errors import AudioError
 
 Audio = Annotated[str, Field(description="The audio file to analyse.")]
@@ -103,15 +102,11 @@ class AudioTools:
         """YAMNet ``[embedding | 521 class probabilities]`` for 0.975 s windows every ``hop`` seconds, and the
         clip's duration (the Two-Towers default's audio tower, so its projection applies to every row)."""
         from almkit.audio.io import load_audio
-        from almkit.encoders.embed import embed_waveforms
+        from almkit.encoders.embed import frame_rows
 
         encoder = self.towers.audio_encoder
         wave = load_audio(audio, encoder.sample_rate)
-        policy = encoder.policy
-        if hop != policy.hop_s:
-            encoder = _Rehopped(encoder, ChunkPolicy(policy.window_s, hop))
-        rows = embed_waveforms(encoder, [wave], pool=False)[0]
-        return rows.numpy(), len(wave) / encoder.sample_rate
+        return frame_rows(encoder, wave, hop).numpy(), len(wave) / encoder.sample_rate
 
     def speech(self, audio: str) -> tuple[np.ndarray, list[tuple[float, float]], float]:
         """The 16 kHz wave, its speech segments (seconds; Silero VAD, short pauses split turns) and duration."""
@@ -300,16 +295,6 @@ class AudioTools:
         return ToolRegistry(
             [Tool.from_function(getattr(self, name), SUMMARIES[name], ANSWERS[name]) for name in SUMMARIES]
         )
-
-
-class _Rehopped:
-    """An audio encoder seen through another chunking policy (same windows, another hop)."""
-
-    def __init__(self, encoder, policy: ChunkPolicy):
-        self._encoder, self.policy = encoder, policy
-
-    def __getattr__(self, name):
-        return getattr(self._encoder, name)
 
 
 def cluster_speakers(embeddings: np.ndarray, threshold: float = SAME_SPEAKER) -> list[int]:

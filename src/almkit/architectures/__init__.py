@@ -11,8 +11,18 @@ from almkit.errors import ConfigError
 __all__ = ["architecture_of", "check_architecture", "load_config"]
 
 #: config keys only each architecture has, and the commands that use it
-_KEYS = {"Two-Towers": {"audio_projector", "text_projector"}, "Two-Heads": {"lm", "transcriber"}}
-_USE = {"Two-Towers": "classify, embed, retrieve or eval", "Two-Heads": "caption, ask or chat"}
+_KEYS = {
+    "Two-Towers": {"audio_projector", "text_projector"},
+    "Two-Heads": {"lm", "transcriber"},
+    "Detector": {"towers", "towers_sha256", "hop_s"},
+    "Separator": {"towers", "towers_sha256", "n_fft"},
+}
+_USE = {
+    "Two-Towers": "classify, embed, retrieve or eval",
+    "Two-Heads": "caption, ask or chat",
+    "Detector": "detect",
+    "Separator": "separate",
+}
 
 
 def check_architecture(config_file: Path, expected: str) -> dict:

@@ -51,3 +51,16 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 def load_trainable_weights(module: torch.nn.Module, path: Path) -> None:
     """:func:`load_trainable_state_dict` from a safetensors file (a model folder's ``model.safetensors``)."""
     load_trainable_state_dict(module, read_weights(path), path)
+
+
+def checkpoint_sha256(folder: Path) -> str:
+    """SHA-256 over a model folder's ``config.json`` and ``*.safetensors`` (by name, streamed)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(p for p in Path(folder).iterdir() if p.name == "config.json" or p.suffix == ".safetensors"):
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from almkit.cli import agents, assets, data, evaluate, heads, index, score, speech, towers
+from almkit.cli import agents, assets, data, evaluate, heads, index, queried, score, speech, towers
 from almkit.errors import AlmkitError
 
 app = typer.Typer(
@@ -57,7 +57,7 @@ def _root(
         quiet_third_parties()
 
 
-for _module in (assets, towers, data, evaluate, score, heads, speech, agents, index):
+for _module in (assets, towers, data, evaluate, score, heads, speech, agents, index, queried):
     _module.register(app)
 
 

@@ -11,6 +11,8 @@
   out of every training set: ``validation`` (for choosing models) and ``test`` (for reporting) are different
   packages. Captions are the tables' per-clip captions; each clip gets two presence questions, one about its
   own sound ("yes") and one about a sound of another group, drawn from the whole vocabulary ("no").
+- ``open-world-mixtures``: mixtures of 2-3 open-world clips of different labels, with stems and exact events
+  (:mod:`almkit.data.mixtures`), per split: out-of-domain data for event detection and separation.
 
 Audio of the bank-derived suites is written as 16 kHz mono 16-bit FLAC beside each manifest.
 """
@@ -28,7 +30,8 @@ from almkit.data.manifest import QA, Clip, read_manifest, write_manifest
 from almkit.data.scenes.bank import Bank, build_bank
 from almkit.data.scenes.render import SAMPLE_RATE
 
-SUITES = ("drums", "instruments", "fsdd", "scenes-test", "open-world")
+SUITES = ("drums", "instruments", "fsdd", "scenes-test", "open-world", "open-world-mixtures")
+MIXTURES = {"validation": 150, "test": 200}  # open-world mixtures per split (event detection, separation)
 
 
 def _write_bank_suite(bank: Bank, kind: str, out: Path, make) -> Path:
@@ -155,6 +158,12 @@ def build_suites(
     if everyday is not None:
         paths["open-world"] = out / "open-world" / "open-world.jsonl"
         write_manifest(paths["open-world"], open_world_clips(Path(everyday) / "everyday.jsonl", seed))
+        from almkit.data.mixtures import build_mixtures
+
+        for split, n in MIXTURES.items():
+            paths[f"open-world-mixtures-{split}"] = build_mixtures(
+                paths["open-world"], out / "open-world-mixtures", n, split, sources_per_mix=(2, 3), seed=seed
+            )
     return paths
 
 

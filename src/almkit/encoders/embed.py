@@ -20,6 +20,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from almkit.audio.chunking import ChunkPolicy
 from almkit.audio.io import load_audio
 from almkit.encoders.base import AudioEncoder
 from almkit.encoders.batching import fixed_blocks
@@ -159,3 +160,29 @@ def embed_files(
     else:
         result.embeddings = [o.numpy() for o in outputs]
     return result
+
+
+class _Rehopped:
+    """An audio encoder seen through another chunking policy (same windows, another hop)."""
+
+    def __init__(self, encoder: AudioEncoder, policy: ChunkPolicy):
+        self._encoder, self.policy = encoder, policy
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+
+def frame_rows(encoder: AudioEncoder, wave: np.ndarray, hop_s: float, centred: bool = False) -> torch.Tensor:
+    """The encoder's outputs ``[n, D]`` for its windows every ``hop_s`` seconds over ``wave`` (at its sample
+    rate). ``centred``: the wave is padded so that window ``t`` is centred on ``[t * hop_s, (t + 1) * hop_s]``,
+    one row per ``hop_s`` cell of the clip (``ceil(duration / hop_s)`` rows), as event detection scores them."""
+    policy = encoder.policy
+    rehopped = _Rehopped(encoder, ChunkPolicy(policy.window_s, hop_s))
+    window, hop = rehopped.policy.sizes(encoder.sample_rate)
+    if not centred:
+        return embed_waveforms(rehopped, [wave], pool=False)[0]
+    n = max(1, -(-len(wave) // hop))
+    padded = np.zeros((n - 1) * hop + window, np.float32)
+    start = (window - hop) // 2
+    padded[start : start + len(wave)] = wave[: len(padded) - start]
+    return embed_waveforms(rehopped, [padded], pool=False)[0][:n]

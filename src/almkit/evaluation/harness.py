@@ -49,20 +49,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def model_folder(model_name: str, task: str = "zero-shot") -> Path:
-    """Where a card's model lives: the shipped default of the task's architecture, or a folder."""
-    from almkit.architectures.two_towers.factory import pretrained_path
-
-    if model_name == "default" and get_task(task).architecture == "Two-Heads":
-        from almkit.architectures.two_heads import pretrained_path as two_heads_default
-
-        return two_heads_default()
-    return pretrained_path(model_name)
-
-
 def checkpoint_hash(model_name: str, task: str = "zero-shot") -> str:
     """SHA-256 over a model folder's files (sorted by name), e.g. config.json + model.safetensors."""
-    folder = model_folder(model_name, task)
+    folder = get_task(task).model_folder(model_name)
     if not folder.is_dir():
         raise ConfigError("model folder not found", source=model_name)
     h = hashlib.sha256()
@@ -107,8 +96,7 @@ def _clips(card: Card) -> list[Clip]:
     return clips
 
 
-def _check_preprocessing(card: Card, model) -> dict:
-    enc = model.audio_encoder
+def _check_preprocessing(card: Card, enc) -> dict:
     actual = {
         "sample_rate": enc.sample_rate,
         "window_s": enc.policy.window_s,
@@ -126,15 +114,6 @@ def _check_preprocessing(card: Card, model) -> dict:
     return actual
 
 
-def load_generator(name: str, device: str = "auto"):
-    """A Two-Heads model exposing ``caption(paths)`` and ``ask(paths, questions)``."""
-    try:
-        from almkit.architectures.two_heads import load_generator as _load
-    except ImportError as err:
-        raise ConfigError("Two-Heads models are not available in this installation", hint=str(err)) from None
-    return _load(name, device=device)
-
-
 def infer(card: Card, folder: Path, audio_map: AudioMap | None = None, device: str = "auto") -> Path:
     """Stage 1: run the model named by the card (on ``device``; see ``almkit.device``); write predictions
     into ``folder``."""
@@ -150,13 +129,9 @@ def infer(card: Card, folder: Path, audio_map: AudioMap | None = None, device: s
     }
     t0 = time.perf_counter()
     task = get_task(card.task)
-    if task.architecture == "Two-Towers":
-        from almkit import load_model
-
-        model = load_model(card.model, device=device)
-        info["preprocessing"] = _check_preprocessing(card, model)
-    else:
-        model = load_generator(card.model, device=device)
+    model = task.load_model(card.model, device)
+    if getattr(model, "audio_encoder", None) is not None:  # a model that embeds the card's audio in chunks
+        info["preprocessing"] = _check_preprocessing(card, model.audio_encoder)
     failures = task.infer(card, model, clips, used, folder)
     info["failures"] = [{"audio": p, "error": m} for p, m in failures]
     info["seconds"] = round(time.perf_counter() - t0, 3)

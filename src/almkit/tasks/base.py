@@ -58,7 +58,7 @@ class Task:
     """One downstream task. ``card`` is an evaluation card (its prompt, labels, decoding and metrics)."""
 
     name: ClassVar[str]
-    architecture: ClassVar[str]  # "Two-Towers" (an Embedder) or "Two-Heads" (a Generator): what the default is
+    architecture: ClassVar[str]  # "Two-Towers" (an Embedder), "Two-Heads" (a Generator), or the task's own model
     metrics: ClassVar[tuple[str, ...]]  # every metric it can report (a card may ask for any of them)
     default_metrics: ClassVar[tuple[str, ...]]
     primary: ClassVar[str]  # the metric the input-use probe watches
@@ -66,6 +66,29 @@ class Task:
     def usable(self, clip: Clip) -> bool:
         """Whether ``clip`` carries what this task scores against."""
         raise NotImplementedError
+
+    def model_folder(self, name: str) -> Path:
+        """The folder of the model ``name`` (``default``: the one almkit ships for this task's architecture)."""
+        if name == "default" and self.architecture == "Two-Heads":
+            from almkit.architectures.two_heads import pretrained_path
+
+            return pretrained_path()
+        from almkit.architectures.two_towers.model import pretrained_path
+
+        return pretrained_path(name)
+
+    def load_model(self, name: str, device: str = "auto"):
+        """The model ``name`` on ``device``: an :class:`Embedder` or a :class:`Generator` by architecture. A
+        task with its own kind of model overrides this and :meth:`model_folder`."""
+        if self.architecture == "Two-Towers":
+            from almkit.architectures.two_towers.factory import load_model
+
+            return load_model(name, device=device)
+        try:
+            from almkit.architectures.two_heads import load_generator
+        except ImportError as err:
+            raise ConfigError("Two-Heads models are not available in this installation", hint=str(err)) from None
+        return load_generator(name, device=device)
 
     def infer(self, card, model, clips: list[Clip], audio: list[Audio], folder: Path) -> list[tuple[str, str]]:
         """Run ``model`` on ``audio`` (one ``(path, offset, duration)`` per clip; the input-use probe swaps it)

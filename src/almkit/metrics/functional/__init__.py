@@ -9,8 +9,8 @@ from almkit.metrics.functional.asr import wer
 from almkit.metrics.functional.classification import d_prime, multilabel_metrics, target_ranks, topk_accuracy
 from almkit.metrics.functional.result import MetricResult, higher_is_better
 from almkit.metrics.functional.retrieval import retrieval_metrics
-from almkit.metrics.functional.sed import psds1, sed_f1
-from almkit.metrics.functional.separation import separation_metrics, si_sdr
+from almkit.metrics.functional.sed import pooled_f1_ci, psds1, sed_f1
+from almkit.metrics.functional.separation import sdr, separation_metrics, si_sdr
 
 __all__ = [
     "MetricResult",
@@ -19,9 +19,11 @@ __all__ = [
     "higher_is_better",
     "multilabel_metrics",
     "normalize_answer",
+    "pooled_f1_ci",
     "psds1",
     "retrieval_metrics",
     "sed_f1",
+    "sdr",
     "separation_metrics",
     "si_sdr",
     "target_ranks",

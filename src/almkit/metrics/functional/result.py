@@ -21,7 +21,7 @@ class MetricResult:
 
 
 #: metric-name endings for which a smaller value is better (ranks, error rates)
-LOWER_IS_BETTER = ("_rank", "wer", "cer", "error_rate")
+LOWER_IS_BETTER = ("_rank", "wer", "cer", "error_rate", "_ER")
 
 
 def higher_is_better(metric: str) -> bool:

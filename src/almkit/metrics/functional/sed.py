@@ -44,7 +44,7 @@ def sed_f1(
         event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length
     )
     seg = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=segment)
-    per_file = []
+    per_file, counts = [], []
     for fid in reference:
         ref, est = _container({fid: reference[fid]}), _container({fid: estimated.get(fid, [])})
         event.evaluate(reference_event_list=ref, estimated_event_list=est)
@@ -54,6 +54,7 @@ def sed_f1(
         )
         one.evaluate(reference_event_list=ref, estimated_event_list=est)
         per_file.append(one.results_overall_metrics()["f_measure"]["f_measure"])
+        counts.append([one.overall["Ntp"], one.overall["Nsys"], one.overall["Nref"]])
     ev, sg = event.results_overall_metrics(), seg.results_overall_metrics()
     corpus = {
         "event_F1": float(ev["f_measure"]["f_measure"]),
@@ -63,9 +64,22 @@ def sed_f1(
     }
     return MetricResult(
         {k: float(np.nan_to_num(v)) for k, v in corpus.items()},
-        {"event_F1": np.nan_to_num(np.array(per_file, dtype=np.float64))},
+        {"event_F1": np.nan_to_num(np.array(per_file, dtype=np.float64)),
+         "event_counts": np.array(counts, dtype=np.float64).reshape(-1, 3)},
         pooled={"event_F1"},  # per file F1; the corpus F1 pools the events of all files
-    )
+    )  # fmt: skip
+
+
+def pooled_f1_ci(counts: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """95 % bootstrap interval of the pooled (micro) F1 over files, from per-file ``[true positives, system
+    events, reference events]`` (``sed_f1``'s ``per_item["event_counts"]``)."""
+    if n == 0 or len(counts) < 2:
+        return None
+    idx = np.random.default_rng(seed).integers(0, len(counts), size=(n, len(counts)))
+    tp, sys, ref = counts[idx].sum(axis=1).T
+    f1 = 2 * tp / np.maximum(sys + ref, 1e-12)
+    lo, hi = np.percentile(f1, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def psds1(

@@ -1,4 +1,5 @@
-"""Source separation: scale-invariant SDR and its improvement over the mixture (Le Roux et al., 2019)."""
+"""Source separation: SDR and scale-invariant SDR (Le Roux et al., 2019), and their improvements over the
+mixture (SDRi as the DCASE language-queried separation task reports it: the plain signal-to-distortion ratio)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,20 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return float(10 * np.log10((target @ target + EPS) / (noise @ noise + EPS)))
 
 
+def sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """SDR in dB: ``10 log10(|reference|^2 / |reference - estimate|^2)`` (no scale or mean fitted)."""
+    est, ref = np.asarray(estimate, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if est.shape != ref.shape:
+        raise ValueError(f"estimate {est.shape} and reference {ref.shape} differ in length")
+    return float(10 * np.log10((ref @ ref + EPS) / ((ref - est) @ (ref - est) + EPS)))
+
+
 def separation_metrics(estimates, references, mixtures) -> MetricResult:
-    """Per item ``SI-SDR`` of the estimate and ``SI-SDRi`` = SI-SDR(estimate) - SI-SDR(mixture)."""
-    sdr = np.array([si_sdr(e, r) for e, r in zip(estimates, references, strict=True)])
-    base = np.array([si_sdr(m, r) for m, r in zip(mixtures, references, strict=True)])
-    return MetricResult(
-        {"SI-SDR": float(sdr.mean()), "SI-SDRi": float((sdr - base).mean())}, {"SI-SDR": sdr, "SI-SDRi": sdr - base}
-    )
+    """Per item ``SI-SDR`` and ``SDR`` of the estimate, and their improvements over the mixture (``SI-SDRi``,
+    ``SDRi``)."""
+    items = {}
+    for name, fn in (("SI-SDR", si_sdr), ("SDR", sdr)):
+        value = np.array([fn(e, r) for e, r in zip(estimates, references, strict=True)])
+        base = np.array([fn(m, r) for m, r in zip(mixtures, references, strict=True)])
+        items[name], items[f"{name}i"] = value, value - base
+    return MetricResult({k: float(v.mean()) for k, v in items.items()}, items)

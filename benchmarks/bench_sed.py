@@ -1,0 +1,127 @@
+"""Text-queried sound event detection (issue 19): the shipped detector against two baselines, in domain and out of
+domain, and its speed.
+
+Systems, each scoring every (clip, label of the split) pair on the same 0.24 s frames:
+
+* ``detector``: the shipped model (``almkit detect``), its median filter and threshold as shipped;
+* ``two-towers per window``: the Two-Towers default's cosine of each frame's projection with the query (what the
+  agent's ``detect`` tool uses), median filter and threshold chosen on the validation clips;
+* ``frame bridge``: the training-free ConSE bridge (YAMNet frame posteriors mapped into the text space), cosine
+  with the query, median filter and threshold chosen on the validation clips.
+
+Test sets: the scenes' test split (in domain; several instruments never heard in training) and the open-world
+mixtures' test split (out of domain: held-out packages). Validation: the scenes' and the mixtures' validation
+splits. Event F1 (sed_eval, 200 ms collar) with a 95 % bootstrap interval (files resampled, events pooled),
+segment F1, PSDS1 (sed_scores_eval). Speed: ten-second clips per second for one query, decoding included.
+
+Usage: python benchmarks/bench_sed.py [--suites build/default-model/suites] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from almkit.architectures.queried_detector import QueriedDetector
+from almkit.data.manifest import read_manifest
+from almkit.metrics.functional import pooled_f1_ci
+from almkit.training.detector import choose_postprocessing, prepare, sed_scores
+
+BASELINE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # cosines
+
+
+def scores(detector: QueriedDetector, items, labels: list[str], system: str) -> list[np.ndarray]:
+    queries = detector.embed_queries(labels)
+    if system == "detector":
+        return [detector.probabilities(it.frames, queries) for it in items]
+    view = "towers" if system == "two-towers per window" else "bridge"
+    return [(getattr(it, view) @ queries.T).T.numpy() for it in items]
+
+
+def speed(detector: QueriedDetector, folder: Path, clips: int = 50) -> float:
+    """Ten-second clips per second for one query: decode, frames, scores, events."""
+    from almkit.audio.io import load_audio
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(clips):
+        path = folder / f"clip{k}.wav"
+        sf.write(path, (0.1 * rng.standard_normal(160_000)).astype(np.float32), 16_000)
+        paths.append(path)
+    detector.detect(load_audio(paths[0], 16_000), ["a dog barking"])  # warm up
+    start = time.perf_counter()
+    for path in paths:
+        detector.detect(load_audio(path, 16_000), ["a dog barking"])
+    return clips / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suites", type=Path, default=Path("build/default-model/suites"))
+    parser.add_argument("--limit", type=int, default=None, help="clips per set (a quick look)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sed.txt"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    detector = QueriedDetector.from_pretrained("default")
+    hop = detector.config.hop_s
+    sets = {
+        "scenes (in domain)": ("scenes/validation.jsonl", "scenes/test.jsonl"),
+        "open-world mixtures (out of domain)": (
+            "open-world-mixtures/validation.jsonl",
+            "open-world-mixtures/test.jsonl",
+        ),
+    }
+    systems = ("detector", "two-towers per window", "frame bridge")
+    lines = [
+        f"# bench_sed  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads",
+        "",
+    ]
+    for name, (val_path, test_path) in sets.items():
+        val_clips = list(read_manifest(args.suites / val_path, allow_outside=True))[: args.limit]
+        test_clips = list(read_manifest(args.suites / test_path, allow_outside=True))[: args.limit]
+        val, test = prepare(detector, val_clips), prepare(detector, test_clips)
+        val_labels = sorted({e[0] for it in val for e in it.events})
+        labels = sorted({e[0] for it in test for e in it.events})
+        lines += [
+            f"## {name}: {len(test)} test clips, {len(labels)} labels as queries ({len(val)} validation clips)",
+            "",
+            "| system | event F1 [95 % CI] | segment F1 | PSDS1 | median, threshold |",
+            "|---|---|---|---|---|",
+        ]
+        results = {}
+        for system in systems:
+            if system == "detector":
+                median, threshold = detector.config.median, detector.config.threshold
+            else:
+                probs = scores(detector, val, val_labels, system)
+                median, threshold, _ = choose_postprocessing(val, val_labels, probs, hop, BASELINE_THRESHOLDS)
+            out = sed_scores(test, labels, scores(detector, test, labels, system), hop, median, threshold)
+            ci = pooled_f1_ci(out["event_counts"])
+            results[system] = out
+            lines.append(f"| {system} | {out['event_F1']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | {out['segment_F1']:.3f} | "
+                         f"{out['PSDS1']:.3f} | {median}, {threshold} |")  # fmt: skip
+        gain = results["detector"]["PSDS1"] - results["frame bridge"]["PSDS1"]
+        lines += ["", f"PSDS1, detector - frame bridge: {gain:+.3f}", ""]
+    clips_per_s = speed(detector, Path("build/bench-sed-speed"))
+    lines += [f"speed: {clips_per_s:.1f} ten-second clips/s for one query (target >= 50), decoding included", ""]
+    lines.append(
+        "targets (scenes test): PSDS1 >= frame bridge + 0.15, event F1 >= 0.50; out of domain: above the bridge"
+    )
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The shipped text-queried event detector (``almkit detect``): its head trained on scenes and bank mixtures.
+
+Data (all from ``--suites``, ``almkit data build-suites``):
+
+* train: the scene build's train split (instrument notes, drum hits, desktop sounds, spoken digits and phrases,
+  exact events) and ``--mixtures`` mixtures of 2-4 clips of the everyday-sound bank's train split (its packages
+  only: the open-world packages are held out);
+* validation (choosing the epoch, the median filter and the threshold): the scenes' validation split and the
+  open-world mixtures' validation split (widelands-data);
+* never touched here: the scenes' test split and the open-world mixtures' test split (scorched3d-data,
+  openttd-opensfx), which the cards and ``benchmarks/bench_sed.py`` report.
+
+Usage: python recipes/detector.py [--suites build/default-model/suites] [--out src/almkit/pretrained/detector]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from almkit.architectures.queried_detector import DetectorConfig, QueriedDetector
+from almkit.architectures.two_towers.model import pretrained_path as towers_path
+from almkit.architectures.weights import checkpoint_sha256
+from almkit.data.manifest import read_manifest
+from almkit.data.mixtures import build_mixtures
+from almkit.training.detector import DetectorTrainConfig, choose_postprocessing, prepare, train_detector
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suites", type=Path, default=REPO / "build" / "default-model" / "suites")
+    ap.add_argument("--work", type=Path, default=REPO / "build" / "detector")
+    ap.add_argument("--out", type=Path, default=REPO / "src" / "almkit" / "pretrained" / "detector")
+    ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
+    ap.add_argument("--epochs", type=int, default=12)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+
+    started = time.time()
+    bank = args.work / "bank-mixtures"
+    if not (bank / "train.jsonl").is_file():
+        build_mixtures(args.suites / "everyday" / "everyday.jsonl", bank, args.mixtures, "train", seed=0)
+    ow = args.suites / "open-world-mixtures"
+    if not (ow / "validation.jsonl").is_file():
+        raise SystemExit(f"{ow}/validation.jsonl not found: run `almkit data build-suites` (it writes the mixtures)")
+    scenes = args.suites / "scenes"
+    train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
+    val_clips = list(read_manifest(scenes / "validation.jsonl")) + list(read_manifest(ow / "validation.jsonl"))
+
+    detector = QueriedDetector(DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
+    train, validation = prepare(detector, train_clips), prepare(detector, val_clips)
+    config = DetectorTrainConfig(epochs=args.epochs)
+    log = train_detector(detector, train, validation, config)
+    labels = sorted({e[0] for it in validation for e in it.events})
+    queries = detector.embed_queries(labels)
+    probs = [detector.probabilities(it.frames, queries) for it in validation]
+    median, threshold, f1 = choose_postprocessing(validation, labels, probs, detector.config.hop_s)
+    detector.config.median, detector.config.threshold = median, threshold
+    detector.save_pretrained(args.out)
+    card = {
+        "recipe": "python recipes/detector.py",
+        "train": f"{len(train)} clips: scenes train ({scenes / 'train.jsonl'}) and {args.mixtures} mixtures of "
+        "the everyday bank's train split",
+        "validation": f"{len(validation)} clips: scenes validation and open-world mixtures validation",
+        "training": asdict(config),
+        "validation_frame_ap": log["validation_ap"],
+        "best_epoch": log["best_epoch"],
+        "postprocessing": {"median": median, "threshold": threshold, "validation_event_F1": round(f1, 4)},
+        "minutes": round((time.time() - started) / 60, 1),
+    }
+    (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(json.dumps(card, indent=1))
+    np.save(args.work / "loss.npy", np.array(log["loss"]))
+
+
+if __name__ == "__main__":
+    main()

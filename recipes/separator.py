@@ -1,0 +1,68 @@
+"""The shipped language-queried separator (``almkit separate``), trained on CPU within two hours.
+
+Data (from ``--suites``, ``almkit data build-suites``): the scene build's train split (mixtures of 2-4 sources
+with their stems) and ``--mixtures`` mixtures of 2-4 clips of the everyday-sound bank's train split (built here
+if missing, as ``recipes/detector.py`` builds them). The weights kept are those with the best SI-SDR improvement
+on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the test splits are never
+touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
+
+Usage: python recipes/separator.py [--suites build/default-model/suites] [--steps 3000] [--max-minutes 110]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from almkit.architectures.queried_separator import QueriedSeparator, SeparatorConfig
+from almkit.architectures.two_towers.model import pretrained_path as towers_path
+from almkit.architectures.weights import checkpoint_sha256
+from almkit.data.manifest import read_manifest
+from almkit.data.mixtures import build_mixtures
+from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suites", type=Path, default=REPO / "build" / "default-model" / "suites")
+    ap.add_argument("--bank-mixtures", type=Path, default=REPO / "build" / "detector" / "bank-mixtures")
+    ap.add_argument("--out", type=Path, default=REPO / "src" / "almkit" / "pretrained" / "separator")
+    ap.add_argument("--mixtures", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--max-minutes", type=float, default=110.0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    started = time.time()
+    if not (args.bank_mixtures / "train.jsonl").is_file():
+        build_mixtures(args.suites / "everyday" / "everyday.jsonl", args.bank_mixtures, args.mixtures, "train")
+    scenes, ow = args.suites / "scenes", args.suites / "open-world-mixtures"
+    train = load_mixtures(
+        list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(args.bank_mixtures / "train.jsonl"))
+    )
+    val = load_mixtures(list(read_manifest(scenes / "validation.jsonl")) + list(read_manifest(ow / "validation.jsonl")))
+    model = QueriedSeparator(SeparatorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
+    triples = validation_triples(val, model.towers.config.prompt, 200, seed=1)
+    config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes)
+    log = train_separator(model, train, triples, config)
+    model.save_pretrained(args.out)
+    card = {
+        "recipe": "python recipes/separator.py",
+        "train": f"{len(train)} mixtures: scenes train and {args.mixtures} mixtures of the everyday bank's train split",
+        "validation": f"{len(triples)} triples of the scenes' and the open-world mixtures' validation splits",
+        "training": asdict(config),
+        "log": log,
+        "minutes": round((time.time() - started) / 60, 1),
+    }
+    (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in card.items() if k != "log"}, indent=1), log["validation_si_sdri"][-5:])
+
+
+if __name__ == "__main__":
+    main()

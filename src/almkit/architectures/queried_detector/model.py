@@ -1,0 +1,152 @@
+"""A text-queried sound event detector: when does "a dog barking" happen in this recording?
+
+It reads what the Two-Towers model reads, frame by frame, and asks it the query:
+
+* **frames**: the Two-Towers audio tower (YAMNet: 1024-d embedding and 521 AudioSet probabilities) on 0.975 s
+  windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip;
+* **query**: the Two-Towers text tower and projection on the query (in the model's prompt);
+* **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
+  ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
+  FiLM-modulated by the query, through a temporal convolution. The head's output layer starts at zero, so an
+  untrained detector is the Two-Towers per-frame detector; training moves it where the data says so.
+
+Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data.
+The Two-Towers model is frozen and shared, so an improvement to it shows here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from almkit.architectures.on_towers import OnTowers
+from almkit.errors import ConfigError
+
+
+@dataclass
+class DetectorConfig:
+    towers: str = "default"  # the Two-Towers model whose towers and projections the detector reads
+    towers_sha256: str = ""  # its checkpoint when the detector was trained (checked on load)
+    hop_s: float = 0.24
+    hidden: int = 256
+    context: int = 5  # frames the temporal convolution sees
+    threshold: float = 0.5
+    median: int = 3  # median filter width in frames (odd)
+    architecture: str = "Detector"
+
+    def validate(self) -> DetectorConfig:
+        if self.architecture != "Detector":
+            raise ConfigError(f"architecture must be 'Detector', not {self.architecture!r}")
+        if not 0 < self.hop_s <= 0.25:
+            raise ConfigError(f"hop_s must be in (0, 0.25], not {self.hop_s}")
+        if self.median < 1 or self.median % 2 == 0 or self.context < 1 or self.context % 2 == 0:
+            raise ConfigError("median and context must be odd frame counts")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be in (0, 1), not {self.threshold}")
+        return self
+
+
+def median_filter(x: np.ndarray, width: int) -> np.ndarray:
+    """Median over ``width`` frames along the last axis (edges padded with their value)."""
+    if width <= 1 or x.shape[-1] < 2:
+        return x
+    half = width // 2
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1), axis=-1)
+
+
+def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: float) -> list[dict]:
+    """Events ``{onset, offset, score}`` (seconds) of the runs of frames at or above ``threshold``."""
+    active = np.concatenate([[0], (probs >= threshold).astype(np.int8), [0]])
+    starts, ends = np.flatnonzero(np.diff(active) == 1), np.flatnonzero(np.diff(active) == -1)
+    return [
+        {"onset": round(a * hop_s, 3), "offset": round(min(duration, b * hop_s), 3),
+         "score": round(float(probs[a:b].max()), 4)}
+        for a, b in zip(starts, ends, strict=True)
+    ]  # fmt: skip
+
+
+class QueriedDetector(OnTowers):
+    """Frame probabilities ``[Q, T]`` of ``Q`` text queries over a clip's ``T`` cells of ``hop_s`` seconds."""
+
+    kind, config_class, shipped, recipe = "Detector", DetectorConfig, "pretrained/detector", "recipes/detector.py"
+
+    def __init__(self, config: DetectorConfig, towers=None):
+        super().__init__(config, towers)
+        audio_dim, joint = self.towers.config.audio_dim, self.towers.config.embed_dim
+        h = config.hidden
+        self.norm = nn.LayerNorm(audio_dim)
+        self.audio = nn.Linear(audio_dim, h)
+        self.film = nn.Linear(joint, 2 * h)
+        self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
+        self.out = nn.Linear(h, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        # logit = out + w_towers * cosine(towers) + w_bridge * cosine(ConSE bridge) + bias; 0.3 cosine -> p = 0.5
+        self.mix = nn.Parameter(torch.tensor([10.0, 0.0]))
+        self.bias = nn.Parameter(torch.tensor(-3.0))
+
+    # --- frozen inputs -------------------------------------------------------------------------------------
+    def frames(self, wave: np.ndarray) -> torch.Tensor:
+        """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
+        (mono, at the tower's sample rate)."""
+        from almkit.encoders.embed import frame_rows
+
+        return frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
+
+    @torch.no_grad()
+    def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(towers, bridge)``: each frame ``[..., T, audio_dim]`` in the joint space, by the Two-Towers audio
+        projection and by its training-free ConSE prior (or the projection again when it has none)."""
+        from almkit.encoders.batching import fixed_blocks
+
+        flat = frames.reshape(-1, frames.shape[-1])
+        projection = self.towers.audio_projection
+        towers = fixed_blocks(self.towers.project_audio, flat)
+        bridge = fixed_blocks(projection.prior, flat) if hasattr(projection, "prior") else towers
+        shape = (*frames.shape[:-1], -1)
+        return towers.reshape(shape), bridge.reshape(shape)
+
+    def embed_queries(self, queries: list[str]) -> torch.Tensor:
+        """``[Q, joint]`` unit vectors of the queries in the Two-Towers prompt."""
+        prompt = self.towers.config.prompt
+        return torch.from_numpy(self.towers.embed_text([prompt.format(q) for q in queries]))
+
+    # --- the head ---------------------------------------------------------------------------------------
+    def forward(
+        self, frames: torch.Tensor, towers: torch.Tensor, bridge: torch.Tensor, queries: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``[B, Q, T]`` of frames ``[B, T, audio_dim]`` (their two joint-space views ``[B, T, joint]``)
+        for queries ``[B, Q, joint]``."""
+        b, t, _ = frames.shape
+        q = queries.shape[1]
+        h = F.gelu(self.audio(self.norm(frames)))  # [B, T, H]
+        gamma, beta = self.film(queries).chunk(2, dim=-1)  # [B, Q, H]
+        z = h[:, None] * (1 + gamma[:, :, None]) + beta[:, :, None]  # [B, Q, T, H]
+        z = F.gelu(self.temporal(z.reshape(b * q, t, -1).transpose(1, 2))).transpose(1, 2)
+        head = self.out(z).reshape(b, q, t)
+        cos_towers = torch.einsum("btd,bqd->bqt", towers, queries)
+        cos_bridge = torch.einsum("btd,bqd->bqt", bridge, queries)
+        return head + self.mix[0] * cos_towers + self.mix[1] * cos_bridge + self.bias
+
+    @torch.no_grad()
+    def probabilities(self, frames: torch.Tensor, queries: torch.Tensor) -> np.ndarray:
+        """Frame probabilities ``[Q, T]`` of one clip's frames for query vectors ``[Q, joint]`` (before the
+        median filter). One clip at a time: a clip's scores never depend on another's."""
+        self.eval()
+        towers, bridge = self.frame_views(frames)
+        return torch.sigmoid(self(frames[None], towers[None], bridge[None], queries[None]))[0].numpy()
+
+    def detect(self, wave: np.ndarray, queries: list[str], threshold: float | None = None) -> list[dict]:
+        """Per query: ``{"query", "events": [{onset, offset, score}], "scores": filtered frame probabilities}``."""
+        threshold = self.config.threshold if threshold is None else threshold
+        duration = len(wave) / self.towers.audio_encoder.sample_rate
+        probs = median_filter(self.probabilities(self.frames(wave), self.embed_queries(queries)), self.config.median)
+        return [
+            {"query": q, "events": events_from(p, self.config.hop_s, threshold, duration), "scores": p}
+            for q, p in zip(queries, probs, strict=True)
+        ]
