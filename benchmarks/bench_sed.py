@@ -41,7 +41,7 @@ BASELINE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # cosines
 def scores(detector: QueriedDetector, items, labels: list[str], system: str) -> list[np.ndarray]:
     queries = detector.embed_queries(labels)
     if system == "detector":
-        return [detector.probabilities(it.frames, queries) for it in items]
+        return [detector.probabilities(it.frames, queries, (it.towers, it.bridge)) for it in items]
     view = "towers" if system == "two-towers per window" else "bridge"
     return [(getattr(it, view) @ queries.T).T.numpy() for it in items]
 
@@ -68,10 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suites", type=Path, default=Path("build/default-model/suites"))
     parser.add_argument("--limit", type=int, default=None, help="clips per set (a quick look)")
+    parser.add_argument("--model", default="default", help="a detector folder (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sed.txt"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    detector = QueriedDetector.from_pretrained("default")
+    detector = QueriedDetector.from_pretrained(args.model)
     hop = detector.config.hop_s
     sets = {
         "scenes (in domain)": ("scenes/validation.jsonl", "scenes/test.jsonl"),
@@ -90,7 +91,6 @@ def main() -> None:
         val_clips = list(read_manifest(args.suites / val_path, allow_outside=True))[: args.limit]
         test_clips = list(read_manifest(args.suites / test_path, allow_outside=True))[: args.limit]
         val, test = prepare(detector, val_clips), prepare(detector, test_clips)
-        val_labels = sorted({e[0] for it in val for e in it.events})
         labels = sorted({e[0] for it in test for e in it.events})
         lines += [
             f"## {name}: {len(test)} test clips, {len(labels)} labels as queries ({len(val)} validation clips)",
@@ -103,8 +103,9 @@ def main() -> None:
             if system == "detector":
                 median, threshold = detector.config.median, detector.config.threshold
             else:
-                probs = scores(detector, val, val_labels, system)
-                median, threshold, _ = choose_postprocessing(val, val_labels, probs, hop, BASELINE_THRESHOLDS)
+                chosen = choose_postprocessing([val], lambda items, labs, s=system: scores(detector, items, labs, s),
+                                            hop, BASELINE_THRESHOLDS)  # fmt: skip
+                median, threshold = chosen[:2]
             out = sed_scores(test, labels, scores(detector, test, labels, system), hop, median, threshold)
             ci = pooled_f1_ci(out["event_counts"])
             results[system] = out

@@ -21,7 +21,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from almkit.architectures.queried_detector import DetectorConfig, QueriedDetector
@@ -29,7 +28,7 @@ from almkit.architectures.two_towers.model import pretrained_path as towers_path
 from almkit.architectures.weights import checkpoint_sha256
 from almkit.data.manifest import read_manifest
 from almkit.data.mixtures import build_mixtures
-from almkit.training.detector import DetectorTrainConfig, choose_postprocessing, prepare, train_detector
+from almkit.training.detector import DetectorTrainConfig, choose_head_scale, prepare, train_detector
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,6 +40,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "src" / "almkit" / "pretrained" / "detector")
     ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its post-processing again")
     args = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -52,33 +52,35 @@ def main() -> None:
     if not (ow / "validation.jsonl").is_file():
         raise SystemExit(f"{ow}/validation.jsonl not found: run `almkit data build-suites` (it writes the mixtures)")
     scenes = args.suites / "scenes"
-    train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
-    val_clips = list(read_manifest(scenes / "validation.jsonl")) + list(read_manifest(ow / "validation.jsonl"))
+    val_sets = [list(read_manifest(scenes / "validation.jsonl")), list(read_manifest(ow / "validation.jsonl"))]
 
-    detector = QueriedDetector(DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
-    train, validation = prepare(detector, train_clips), prepare(detector, val_clips)
-    config = DetectorTrainConfig(epochs=args.epochs)
-    log = train_detector(detector, train, validation, config)
-    labels = sorted({e[0] for it in validation for e in it.events})
-    queries = detector.embed_queries(labels)
-    probs = [detector.probabilities(it.frames, queries) for it in validation]
-    median, threshold, f1 = choose_postprocessing(validation, labels, probs, detector.config.hop_s)
-    detector.config.median, detector.config.threshold = median, threshold
+    if args.postprocess_only:
+        detector = QueriedDetector.from_pretrained(args.out)
+        card = json.loads((args.out / "card.json").read_text())
+    else:
+        config = DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), spectra=True)
+        detector = QueriedDetector(config)
+        train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
+        train = prepare(detector, train_clips)
+        validation = prepare(detector, val_sets[0] + val_sets[1])
+        training = DetectorTrainConfig(epochs=args.epochs)
+        log = train_detector(detector, train, validation, training)
+        card = {
+            "recipe": "python recipes/detector.py",
+            "train": f"{len(train)} clips: the scenes' train split and {args.mixtures} mixtures of "
+            "the everyday bank's train split",
+            "validation": f"{len(validation)} clips: scenes validation and open-world mixtures validation",
+            "training": asdict(training),
+            "validation_frame_ap": log["validation_ap"],
+            "best_epoch": log["best_epoch"],
+        }
+    sets = [prepare(detector, clips) for clips in val_sets]
+    card["postprocessing"] = choose_head_scale(detector, sets)  # head scale, median and threshold, on validation
+    card["chosen"] = {k: getattr(detector.config, k) for k in ("head_scale", "median", "threshold")}
     detector.save_pretrained(args.out)
-    card = {
-        "recipe": "python recipes/detector.py",
-        "train": f"{len(train)} clips: scenes train ({scenes / 'train.jsonl'}) and {args.mixtures} mixtures of "
-        "the everyday bank's train split",
-        "validation": f"{len(validation)} clips: scenes validation and open-world mixtures validation",
-        "training": asdict(config),
-        "validation_frame_ap": log["validation_ap"],
-        "best_epoch": log["best_epoch"],
-        "postprocessing": {"median": median, "threshold": threshold, "validation_event_F1": round(f1, 4)},
-        "minutes": round((time.time() - started) / 60, 1),
-    }
+    card["minutes"] = round((time.time() - started) / 60, 1)
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card, indent=1))
-    np.save(args.work / "loss.npy", np.array(log["loss"]))
 
 
 if __name__ == "__main__":

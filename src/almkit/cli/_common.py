@@ -24,6 +24,22 @@ ALLOW_OUTSIDE = Annotated[
 ]
 
 
+def audio_files(inputs: list[str]) -> list[str]:
+    """The audio files of the command line's files and folders (folders searched recursively); an AudioError
+    naming a missing input, or the inputs when they hold no audio file."""
+    from almkit.audio.inputs import expand_audio_inputs
+    from almkit.audio.io import AUDIO_SUFFIXES
+    from almkit.errors import AudioError
+
+    missing = next((a for a in inputs if not Path(a).exists()), None)
+    if missing is not None:
+        raise AudioError("no such file or folder", source=missing, hint="check the path")
+    paths = expand_audio_inputs(inputs)
+    if not paths:
+        raise AudioError(f"no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) in it", source=" ".join(inputs))
+    return paths
+
+
 def report_failures(failures: list[tuple[str, str]], what: str = "") -> None:
     """Print every failed input at the end of a batch command and exit 1 if there was any (2 when ``what``
     says no input could be used at all)."""

@@ -12,6 +12,7 @@ import typer
 from almkit.cli._common import (
     FORMAT,
     Format,
+    audio_files,
     check_writable,
     progress_over,
     report_failures,
@@ -20,7 +21,7 @@ from almkit.cli._common import (
     table,
     write_atomic,
 )
-from almkit.errors import AudioError, ConfigError
+from almkit.errors import ConfigError
 
 
 def detect(
@@ -36,19 +37,13 @@ def detect(
     """When each described sound happens in each file: events with onset, offset and score (text-queried
     sound event detection on 0.24 s frames; files of any length)."""
     from almkit.architectures.queried_detector import QueriedDetector
-    from almkit.audio.inputs import expand_audio_inputs
-    from almkit.audio.io import AUDIO_SUFFIXES, load_audio
+    from almkit.audio.io import load_audio
     from almkit.errors import AlmkitError
 
     queries = [q.strip() for q in query]
     if not queries or not all(queries):
         raise ConfigError("--query needs a described sound", hint='--query "a dog barking"')
-    missing = next((a for a in audio if not Path(a).exists()), None)
-    if missing is not None:
-        raise AudioError("no such file or folder", source=missing, hint="check the path")
-    paths = expand_audio_inputs(audio)
-    if not paths:
-        raise AudioError(f"no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) in it", source=" ".join(audio))
+    paths = audio_files(audio)
     detector = QueriedDetector.from_pretrained(model)
     rate = detector.towers.audio_encoder.sample_rate
     failures: list[tuple[str, str]] = []

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from almkit.cli._common import FORMAT, Format, progress_over, report_failures, require_usable, short_names, table
-from almkit.errors import AudioError, ConfigError
+from almkit.cli._common import (
+    FORMAT,
+    Format,
+    audio_files,
+    progress_over,
+    report_failures,
+    require_usable,
+    short_names,
+    table,
+)
+from almkit.errors import ConfigError
 
 
 def transcribe(
@@ -28,8 +36,7 @@ def transcribe(
     Files of any length are transcribed whole. Audio without speech gives an empty text (voice activity
     detection first, no invented words). Run `almkit assets pull` once to fetch the weights.
     """
-    from almkit.audio.inputs import expand_audio_inputs
-    from almkit.audio.io import AUDIO_SUFFIXES, load_audio
+    from almkit.audio.io import load_audio
     from almkit.encoders.speech import WHISPER_MODELS, WhisperTranscriber
     from almkit.errors import AlmkitError
 
@@ -37,12 +44,7 @@ def transcribe(
         raise ConfigError(
             f"--model {model!r} is not a Whisper model", hint=f"use --model {' or '.join(WHISPER_MODELS)}"
         )
-    missing = next((a for a in audio if not Path(a).exists()), None)
-    if missing is not None:
-        raise AudioError("no such file or folder", source=missing, hint="check the path")
-    paths = expand_audio_inputs(audio)
-    if not paths:
-        raise AudioError(f"no audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) in it", source=" ".join(audio))
+    paths = audio_files(audio)
     transcriber = WhisperTranscriber(model, language=None if language == "auto" else language, beam_size=beam_size)
     failures: list[tuple[str, str]] = []
     done: list[tuple[str, dict]] = []  # table rows (JSON lines are printed as soon as a file is done)

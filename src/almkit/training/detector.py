@@ -91,7 +91,7 @@ def validation_ap(detector: QueriedDetector, items: list[DetectorItem], text: di
     queries = torch.stack([text[lab] for lab in labels])
     scores, targets = [], []
     for it in items:
-        probs = detector.probabilities(it.frames, queries)
+        probs = detector.probabilities(it.frames, queries, (it.towers, it.bridge))
         for k, lab in enumerate(labels):
             scores.append(probs[k])
             targets.append(frame_targets(it.events, lab, len(it.frames), detector.config.hop_s))
@@ -174,7 +174,18 @@ def _step(detector, batch, text, vocabulary, config, rng, hop) -> torch.Tensor:
     return (loss * mask).sum() / mask.sum()
 
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)  # probabilities of the trained detector
+def estimated_events(items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, threshold):
+    """``{clip id: [(label, onset, offset)]}`` of filtered frame probabilities ``[labels, T]`` per item."""
+    from almkit.architectures.queried_detector import events_from
+
+    return {
+        it.id: [(lab, e["onset"], e["offset"]) for lab, p in zip(labels, probs_, strict=True)
+                for e in events_from(p, hop, threshold, it.duration)]
+        for it, probs_ in zip(items, probs, strict=True)
+    }  # fmt: skip
+
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # probabilities of the trained detector
 MEDIANS = (1, 3, 5, 7)
 
 
@@ -182,40 +193,65 @@ def sed_scores(
     items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, median: int, threshold: float
 ) -> dict[str, float]:
     """Event F1, segment F1 and PSDS1 of frame scores ``probs`` (one ``[labels, T]`` per item)."""
-    from almkit.architectures.queried_detector import events_from, median_filter
+    from almkit.architectures.queried_detector import median_filter
     from almkit.metrics.functional import psds1, sed_f1
 
     reference = {it.id: [(e[0], e[1], e[2]) for e in it.events if e[0] in labels] for it in items}
     smooth = [median_filter(p, median) for p in probs]
-    estimated = {
-        it.id: [(lab, e["onset"], e["offset"]) for lab, p in zip(labels, s, strict=True)
-                for e in events_from(p, hop, threshold, it.duration)]
-        for it, s in zip(items, smooth, strict=True)
-    }  # fmt: skip
-    f1 = sed_f1(reference, estimated, labels)
+    f1 = sed_f1(reference, estimated_events(items, labels, smooth, hop, threshold), labels)
     frames = {it.id: s.T for it, s in zip(items, smooth, strict=True)}
     psds = psds1(frames, hop, labels, reference, {it.id: it.duration for it in items})
     return {**f1.corpus, **psds.corpus, "event_counts": f1.per_item["event_counts"]}
 
 
-def choose_postprocessing(
-    items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, thresholds=THRESHOLDS
-) -> tuple[int, float, float]:
-    """``(median, threshold, event F1)`` with the best event F1 over ``items`` (validation clips)."""
-    from almkit.architectures.queried_detector import events_from, median_filter
-    from almkit.metrics.functional import sed_f1
+HEAD_SCALES = (0.0, 0.25, 0.5, 1.0)
 
-    reference = {it.id: [(e[0], e[1], e[2]) for e in it.events if e[0] in labels] for it in items}
-    best = (MEDIANS[0], thresholds[0], -1.0)
+
+def choose_postprocessing(
+    sets: list[list[DetectorItem]], score, hop: float, thresholds=THRESHOLDS
+) -> tuple[int, float, float, list[float]]:
+    """``(median, threshold, mean event F1, F1 per set)`` with the best mean over the validation ``sets`` of their
+    event F1 (each set weighs the same: out-of-domain clips count as much as in-domain ones). ``score(items,
+    labels)`` gives each item's frame scores ``[labels, T]``."""
+    from almkit.architectures.queried_detector import median_filter
+    from almkit.metrics.functional import event_f1
+
+    prepared = []
+    for items in sets:
+        labels = sorted({e[0] for it in items for e in it.events})
+        reference = {it.id: [(e[0], e[1], e[2]) for e in it.events] for it in items}
+        prepared.append((items, labels, reference, score(items, labels)))
+    best = (MEDIANS[0], thresholds[0], -1.0, [])
     for median in MEDIANS:
-        smooth = [median_filter(p, median) for p in probs]
+        smoothed = [[median_filter(p, median) for p in probs] for *_, probs in prepared]
         for threshold in thresholds:
-            estimated = {
-                it.id: [(lab, e["onset"], e["offset"]) for lab, p in zip(labels, s, strict=True)
-                        for e in events_from(p, hop, threshold, it.duration)]
-                for it, s in zip(items, smooth, strict=True)
-            }  # fmt: skip
-            f1 = sed_f1(reference, estimated, labels).corpus["event_F1"]
-            if f1 > best[2]:
-                best = (median, threshold, f1)
+            f1s = []
+            for (items, labels, reference, _), smooth in zip(prepared, smoothed, strict=True):
+                f1s.append(event_f1(reference, estimated_events(items, labels, smooth, hop, threshold), labels))
+            if np.mean(f1s) > best[2]:
+                best = (median, threshold, float(np.mean(f1s)), [round(f, 4) for f in f1s])
     return best
+
+
+def detector_scores(detector: QueriedDetector):
+    """``score(items, labels)`` for :func:`choose_postprocessing`: the detector's frame probabilities."""
+
+    def score(items: list[DetectorItem], labels: list[str]) -> list[np.ndarray]:
+        queries = detector.embed_queries(labels)
+        return [detector.probabilities(it.frames, queries, (it.towers, it.bridge)) for it in items]
+
+    return score
+
+
+def choose_head_scale(detector: QueriedDetector, sets: list[list[DetectorItem]]) -> dict:
+    """Set the detector's ``head_scale``, median filter and threshold to the best mean validation event F1 over
+    ``sets`` (see :func:`choose_postprocessing`); returns what was tried."""
+    tried = {}
+    for scale in HEAD_SCALES:
+        detector.config.head_scale = scale
+        tried[scale] = choose_postprocessing(sets, detector_scores(detector), detector.config.hop_s)
+    scale = max(tried, key=lambda k: tried[k][2])
+    detector.config.head_scale = scale
+    detector.config.median, detector.config.threshold = tried[scale][:2]
+    return {str(k): {"median": v[0], "threshold": v[1], "mean_event_F1": round(v[2], 4), "per_set": v[3]}
+            for k, v in tried.items()}  # fmt: skip

@@ -1,9 +1,10 @@
 """Training the language-queried separator on mixtures with their stems (scenes, bank mixtures).
 
-A step draws ``batch`` (mixture, target, query) triples: a mixture, one of its labels, and as the query either
-that label in the Two-Towers prompt or, when one stem holds it, the stem's caption; the target is the sum of the
-mixture's stems of that label. Longer mixtures are cut to ``seconds`` at random (the target must sound in the
-cut). The loss is the negative SI-SDR of the estimated waveform. Every ``every`` steps the mean SI-SDR
+A step draws ``batch`` (mixture, target, query) triples: a mixture of at least two labels, one of them, and as
+the query either that label in the Two-Towers prompt or, when one stem holds it, the stem's caption; the target
+is the sum of the mixture's stems of that label. Longer mixtures are cut to ``seconds`` at random (the target
+and the rest must sound in the cut). The loss is the negative SI-SDR of the estimated waveform, soft-capped at
+30 dB. Every ``every`` steps the mean SI-SDR
 improvement over a fixed set of validation triples is measured, and the best weights are kept.
 """
 
@@ -54,14 +55,17 @@ def load_mixtures(clips: list[Clip]) -> list[Mixture]:
     return out
 
 
-def si_sdr_loss(estimate: torch.Tensor, reference: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Mean negative SI-SDR (dB) of estimates against references ``[B, S]`` (means removed)."""
+def si_sdr_loss(estimate: torch.Tensor, reference: torch.Tensor, cap_db: float = 30.0) -> torch.Tensor:
+    """Mean negative SI-SDR (dB) of estimates against references ``[B, S]`` (means removed), soft-capped at
+    ``cap_db`` (the error's energy floored at ``10^(-cap/10)`` of the target's, as in MixIT): items that are
+    already separated stop pulling the gradient their way."""
     estimate = estimate - estimate.mean(-1, keepdim=True)
     reference = reference - reference.mean(-1, keepdim=True)
-    scale = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
+    scale = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + 1e-8)
     target = scale * reference
-    ratio = target.pow(2).sum(-1) / ((estimate - target).pow(2).sum(-1) + eps)
-    return -10 * torch.log10(ratio + eps).mean()
+    energy = target.pow(2).sum(-1)
+    error = (estimate - target).pow(2).sum(-1) + 10 ** (-cap_db / 10) * energy
+    return -10 * torch.log10(energy / (error + 1e-8) + 1e-8).mean()
 
 
 @dataclass
@@ -78,7 +82,7 @@ class SeparatorTrainConfig:
 def validation_triples(mixtures: list[Mixture], prompt: str, n: int, seed: int) -> list[tuple[Mixture, str, str]]:
     """``n`` fixed (mixture, label, query) triples."""
     rng = random.Random(seed)
-    pairs = [(m, lab) for m in mixtures for lab in sorted(set(m.labels))]
+    pairs = [(m, lab) for m in mixtures if len(set(m.labels)) > 1 for lab in sorted(set(m.labels))]
     chosen = rng.sample(pairs, min(n, len(pairs)))
     return [(m, lab, m.query(lab, prompt, rng)) for m, lab in chosen]
 
@@ -100,12 +104,15 @@ def _batch(model, train, config, rng, prompt, rate):
     mixes, targets, queries = [], [], []
     while len(mixes) < config.batch:
         m = rng.choice(train)
+        if len(set(m.labels)) < 2:
+            continue  # one label: the target would be the mixture itself
         label = rng.choice(sorted(set(m.labels)))
         target = m.target(label)
         start = rng.randrange(0, max(1, len(m.mixture) - length + 1))
         cut = slice(start, start + length)
-        if np.square(target[cut]).sum() < 0.05 * np.square(target).sum() or np.abs(target[cut]).max() == 0:
-            continue  # the target must sound in the cut
+        rest = m.mixture[cut].astype(np.float32) / 32768 - target[cut]
+        if np.square(target[cut]).sum() < 0.05 * np.square(target).sum() or not np.any(target[cut]) or not np.any(rest):
+            continue  # the target must sound in the cut, and something else too
         mix = np.zeros(length, np.float32)
         tgt = np.zeros(length, np.float32)
         piece = m.mixture[cut].astype(np.float32) / 32768

@@ -8,7 +8,8 @@ It reads what the Two-Towers model reads, frame by frame, and asks it the query:
 * **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
   FiLM-modulated by the query, through a temporal convolution. The head's output layer starts at zero, so an
-  untrained detector is the Two-Towers per-frame detector; training moves it where the data says so.
+  untrained detector is the Two-Towers per-frame detector; training moves it where the data says so, and
+  ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT interpolates) says how far.
 
 Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data.
 The Two-Towers model is frozen and shared, so an improvement to it shows here.
@@ -26,6 +27,8 @@ from torch import nn
 from almkit.architectures.on_towers import OnTowers
 from almkit.errors import ConfigError
 
+MELS = 64  # YAMNet's mel bands
+
 
 @dataclass
 class DetectorConfig:
@@ -36,6 +39,8 @@ class DetectorConfig:
     context: int = 5  # frames the temporal convolution sees
     threshold: float = 0.5
     median: int = 3  # median filter width in frames (odd)
+    spectra: bool = False  # also read each cell's own log-mel spectrum (mean and max over its 10 ms frames)
+    head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
     architecture: str = "Detector"
 
     def validate(self) -> DetectorConfig:
@@ -70,6 +75,19 @@ def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: flo
     ]  # fmt: skip
 
 
+def cell_spectra(wave: np.ndarray, hop_s: float, cells: int) -> torch.Tensor:
+    """``[cells, 2 * MELS]``: mean and max of YAMNet's log-mel frames (25 ms every 10 ms, 16 kHz) in each cell."""
+    from almkit.encoders.yamnet import FRAME, HOP, NFFT, mel_matrix
+
+    x = torch.from_numpy(np.concatenate([np.asarray(wave, np.float32), np.zeros(FRAME, np.float32)]))
+    frames = x.unfold(0, FRAME, HOP) * torch.hann_window(FRAME, periodic=True)
+    mel = torch.log(torch.fft.rfft(frames, n=NFFT).abs() @ torch.from_numpy(mel_matrix()) + 0.001)
+    per_cell = int(round(hop_s * 16_000 / HOP))
+    mel = torch.cat([mel, mel[-1:].expand(max(0, cells * per_cell - len(mel)), -1)])[: cells * per_cell]
+    mel = mel.reshape(cells, per_cell, -1)
+    return torch.cat([mel.mean(1), mel.amax(1)], dim=1)
+
+
 class QueriedDetector(OnTowers):
     """Frame probabilities ``[Q, T]`` of ``Q`` text queries over a clip's ``T`` cells of ``hop_s`` seconds."""
 
@@ -78,9 +96,9 @@ class QueriedDetector(OnTowers):
     def __init__(self, config: DetectorConfig, towers=None):
         super().__init__(config, towers)
         audio_dim, joint = self.towers.config.audio_dim, self.towers.config.embed_dim
-        h = config.hidden
-        self.norm = nn.LayerNorm(audio_dim)
-        self.audio = nn.Linear(audio_dim, h)
+        h, width = config.hidden, audio_dim + (2 * MELS if config.spectra else 0)
+        self.norm = nn.LayerNorm(width)
+        self.audio = nn.Linear(width, h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
@@ -93,10 +111,14 @@ class QueriedDetector(OnTowers):
     # --- frozen inputs -------------------------------------------------------------------------------------
     def frames(self, wave: np.ndarray) -> torch.Tensor:
         """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
-        (mono, at the tower's sample rate)."""
+        (mono, at the tower's sample rate), followed, with ``spectra``, by each cell's own log-mel spectrum
+        (mean and max over the cell's 10 ms frames, ``[T, 128]``): where in its second the sound is."""
         from almkit.encoders.embed import frame_rows
 
-        return frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
+        rows = frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
+        if not self.config.spectra:
+            return rows
+        return torch.cat([rows, cell_spectra(wave, self.config.hop_s, len(rows))], dim=1)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +126,7 @@ class QueriedDetector(OnTowers):
         projection and by its training-free ConSE prior (or the projection again when it has none)."""
         from almkit.encoders.batching import fixed_blocks
 
-        flat = frames.reshape(-1, frames.shape[-1])
+        flat = frames[..., : self.towers.config.audio_dim].reshape(-1, self.towers.config.audio_dim)
         projection = self.towers.audio_projection
         towers = fixed_blocks(self.towers.project_audio, flat)
         bridge = fixed_blocks(projection.prior, flat) if hasattr(projection, "prior") else towers
@@ -131,14 +153,17 @@ class QueriedDetector(OnTowers):
         head = self.out(z).reshape(b, q, t)
         cos_towers = torch.einsum("btd,bqd->bqt", towers, queries)
         cos_bridge = torch.einsum("btd,bqd->bqt", bridge, queries)
-        return head + self.mix[0] * cos_towers + self.mix[1] * cos_bridge + self.bias
+        return self.config.head_scale * head + self.mix[0] * cos_towers + self.mix[1] * cos_bridge + self.bias
 
     @torch.no_grad()
-    def probabilities(self, frames: torch.Tensor, queries: torch.Tensor) -> np.ndarray:
+    def probabilities(
+        self, frames: torch.Tensor, queries: torch.Tensor, views: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> np.ndarray:
         """Frame probabilities ``[Q, T]`` of one clip's frames for query vectors ``[Q, joint]`` (before the
-        median filter). One clip at a time: a clip's scores never depend on another's."""
+        median filter); ``views``: the frames' :meth:`frame_views`, when known. One clip at a time: a clip's
+        scores never depend on another's."""
         self.eval()
-        towers, bridge = self.frame_views(frames)
+        towers, bridge = views if views is not None else self.frame_views(frames)
         return torch.sigmoid(self(frames[None], towers[None], bridge[None], queries[None]))[0].numpy()
 
     def detect(self, wave: np.ndarray, queries: list[str], threshold: float | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ from almkit.metrics.functional.asr import wer
 from almkit.metrics.functional.classification import d_prime, multilabel_metrics, target_ranks, topk_accuracy
 from almkit.metrics.functional.result import MetricResult, higher_is_better
 from almkit.metrics.functional.retrieval import retrieval_metrics
-from almkit.metrics.functional.sed import pooled_f1_ci, psds1, sed_f1
+from almkit.metrics.functional.sed import event_f1, pooled_f1_ci, psds1, sed_f1
 from almkit.metrics.functional.separation import sdr, separation_metrics, si_sdr
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "higher_is_better",
     "multilabel_metrics",
     "normalize_answer",
+    "event_f1",
     "pooled_f1_ci",
     "psds1",
     "retrieval_metrics",

@@ -18,6 +18,21 @@ from almkit.metrics.functional.result import MetricResult
 Events = dict[str, list[tuple[str, float, float]]]
 
 
+def merged(events: Events) -> Events:
+    """The events with overlapping or touching events of one label in one clip joined into one (two overlapping
+    notes of one instrument are one "tuba" event, as SED ground truths are written and PSDS requires)."""
+    out: Events = {}
+    for fid, evs in events.items():
+        joined: list[tuple[str, float, float]] = []
+        for lab, on, off in sorted(evs):
+            if joined and joined[-1][0] == lab and on <= joined[-1][2]:
+                joined[-1] = (lab, joined[-1][1], max(joined[-1][2], off))
+            else:
+                joined.append((lab, on, off))
+        out[fid] = sorted(joined, key=lambda e: (e[1], e[0]))
+    return out
+
+
 def _container(events: Events):
     import dcase_util
 
@@ -29,6 +44,17 @@ def _container(events: Events):
     return dcase_util.containers.MetaDataContainer(rows)
 
 
+def event_f1(reference: Events, estimated: Events, labels: list[str], t_collar: float = 0.2) -> float:
+    """Event-based micro F1 alone (sed_eval, the same collars as :func:`sed_f1`): for threshold searches."""
+    import sed_eval
+
+    reference, estimated = merged(reference), merged(estimated)
+    event = sed_eval.sound_event.EventBasedMetrics(event_label_list=labels, t_collar=t_collar, percentage_of_length=0.2)
+    for fid in reference:
+        event.evaluate(_container({fid: reference[fid]}), _container({fid: estimated.get(fid, [])}))
+    return float(np.nan_to_num(event.results_overall_metrics()["f_measure"]["f_measure"]))
+
+
 def sed_f1(
     reference: Events,
     estimated: Events,
@@ -37,8 +63,11 @@ def sed_f1(
     percentage_of_length: float = 0.2,
     segment: float = 1.0,
 ) -> MetricResult:
-    """Event-based and segment-based micro F1 (``event_F1``, ``segment_F1``) plus error rates."""
+    """Event-based and segment-based micro F1 (``event_F1``, ``segment_F1``) plus error rates; overlapping
+    events of one label are :func:`merged` first."""
     import sed_eval
+
+    reference, estimated = merged(reference), merged(estimated)
 
     event = sed_eval.sound_event.EventBasedMetrics(
         event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length
@@ -85,12 +114,13 @@ def pooled_f1_ci(counts: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[floa
 def psds1(
     frame_scores: dict[str, np.ndarray], hop: float, labels: list[str], reference: Events, durations: dict[str, float]
 ) -> MetricResult:
-    """PSDS scenario 1 from per-clip frame scores ``[frames, classes]`` (one frame every ``hop`` seconds)."""
+    """PSDS scenario 1 from per-clip frame scores ``[frames, classes]`` (one frame every ``hop`` seconds);
+    overlapping reference events of one label are :func:`merged` first."""
     from sed_scores_eval import intersection_based
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 
     scores = {fid: create_score_dataframe(s, np.arange(len(s) + 1) * hop, labels) for fid, s in frame_scores.items()}
-    gt = {fid: [(on, off, lab) for lab, on, off in evs] for fid, evs in reference.items()}
+    gt = {fid: [(on, off, lab) for lab, on, off in evs] for fid, evs in merged(reference).items()}
     value, *_ = intersection_based.psds(
         scores,
         gt,
