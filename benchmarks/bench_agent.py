@@ -41,6 +41,7 @@ from almkit.agents.agent import Agent
 from almkit.agents.audio_tools import AudioTools
 from almkit.agents.examples import EXAMPLES
 from almkit.encoders.speech import spoken_form
+from output import write_report
 
 FSDD = Path(os.environ.get("ALMKIT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data/fsdd/recordings"
 NUMBERS = "zero one two three four five six seven eight nine ten".split()
@@ -304,9 +305,7 @@ def report(rows: list[dict], args) -> None:
             lines.append(f"- {kind}: {r['question']!r} (truth {r['truth']!r}): agent [{tools}] {r['agent']!r}; "
                          f"Two-Heads {r['heads']!r}")  # fmt: skip
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

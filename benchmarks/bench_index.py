@@ -33,6 +33,7 @@ import torch
 from almkit import load_model
 from almkit.index.build import build_index, model_identity
 from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore, build_faiss
+from output import write_report
 
 
 def main() -> None:
@@ -154,9 +155,7 @@ def main() -> None:
         *sizes,
     ]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
     shutil.rmtree(work)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from almkit import load_model
 from almkit.index.build import model_identity
 from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore
+from output import write_report
 
 
 def make_index(path: Path, bank: Path, clips: int, windows: int) -> list[str]:
@@ -112,9 +113,7 @@ def main() -> None:
         f"latency: p50 {np.percentile(ms, 50):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms, p99 "
         f"{np.percentile(ms, 99):.0f} ms (target p95 < 100 ms); errors: {errors}; {len(ms) / wall:.1f} requests/s",
     ]) + "\n"  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

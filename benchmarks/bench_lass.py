@@ -33,6 +33,7 @@ from almkit.data.manifest import read_manifest
 from almkit.evaluation.stats import bootstrap_ci
 from almkit.metrics.functional import sdr, si_sdr
 from almkit.tasks.separation import query_types
+from output import write_report
 
 
 def oracle_irm(model: QueriedSeparator, mixture: np.ndarray, stem: np.ndarray) -> np.ndarray:
@@ -110,9 +111,7 @@ def main() -> None:
     lines += [f"speed: {60 / (time.perf_counter() - start):.0f}x real time on one minute of audio (target >= 10x)", ""]
     lines.append("targets: scenes test SI-SDRi >= 6 dB; out of domain >= 3 dB; no query type negative on average")
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

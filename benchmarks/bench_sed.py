@@ -34,6 +34,7 @@ from almkit.architectures.queried_detector import QueriedDetector
 from almkit.data.manifest import read_manifest
 from almkit.metrics.functional import pooled_f1_ci
 from almkit.training.detector import choose_postprocessing, prepare, sed_scores
+from output import write_report
 
 BASELINE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # cosines
 
@@ -119,9 +120,7 @@ def main() -> None:
         "targets (scenes test): PSDS1 >= frame bridge + 0.15, event F1 >= 0.50; out of domain: above the bridge"
     )
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

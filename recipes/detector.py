@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -58,7 +59,7 @@ def main() -> None:
         detector = QueriedDetector.from_pretrained(args.out)
         card = json.loads((args.out / "card.json").read_text())
     else:
-        config = DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), spectra=True)
+        config = DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")))
         detector = QueriedDetector(config)
         train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
         train = prepare(detector, train_clips)
@@ -66,7 +67,7 @@ def main() -> None:
         training = DetectorTrainConfig(epochs=args.epochs)
         log = train_detector(detector, train, validation, training)
         card = {
-            "recipe": "python recipes/detector.py",
+            "recipe": " ".join(["python recipes/detector.py", *sys.argv[1:]]),
             "train": f"{len(train)} clips: the scenes' train split and {args.mixtures} mixtures of "
             "the everyday bank's train split",
             "validation": f"{len(validation)} clips: scenes validation and open-world mixtures validation",
@@ -78,7 +79,7 @@ def main() -> None:
     card["postprocessing"] = choose_head_scale(detector, sets)  # head scale, median and threshold, on validation
     card["chosen"] = {k: getattr(detector.config, k) for k in ("head_scale", "median", "threshold")}
     detector.save_pretrained(args.out)
-    card["minutes"] = round((time.time() - started) / 60, 1)
+    card["postprocess_minutes" if args.postprocess_only else "minutes"] = round((time.time() - started) / 60, 1)
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card, indent=1))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -53,7 +54,7 @@ def main() -> None:
     log = train_separator(model, train, triples, config)
     model.save_pretrained(args.out)
     card = {
-        "recipe": "python recipes/separator.py",
+        "recipe": " ".join(["python recipes/separator.py", *sys.argv[1:]]),
         "train": f"{len(train)} mixtures: scenes train and {args.mixtures} mixtures of the everyday bank's train split",
         "validation": f"{len(triples)} triples of the scenes' and the open-world mixtures' validation splits",
         "training": asdict(config),

@@ -131,7 +131,7 @@ def test_openai_compatible_planner_loop(tools):
         server.shutdown()
     first, second = _ScriptedEndpoint.requests
     offered = {t["function"]["name"]: t["function"]["parameters"] for t in first["tools"]}
-    assert offered["loudness"]["properties"]["audio"] == {"enum": ["audio1"]} and len(offered) == 9
+    assert offered["loudness"]["properties"]["audio"] == {"enum": ["audio1"]} and len(offered) == 10
     assert second["messages"][-1]["role"] == "tool" and "LUFS" in second["messages"][-1]["content"]
     assert result.planner == "openai:scripted" and [c.tool for c in result.calls] == ["loudness"]
     assert result.answer.startswith("It measures loudness ") and "LUFS [1]" in result.answer

@@ -27,8 +27,6 @@ from torch import nn
 from almkit.architectures.on_towers import OnTowers
 from almkit.errors import ConfigError
 
-MELS = 64  # YAMNet's mel bands
-
 
 @dataclass
 class DetectorConfig:
@@ -39,7 +37,6 @@ class DetectorConfig:
     context: int = 5  # frames the temporal convolution sees
     threshold: float = 0.5
     median: int = 3  # median filter width in frames (odd)
-    spectra: bool = False  # also read each cell's own log-mel spectrum (mean and max over its 10 ms frames)
     head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
     architecture: str = "Detector"
 
@@ -75,19 +72,6 @@ def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: flo
     ]  # fmt: skip
 
 
-def cell_spectra(wave: np.ndarray, hop_s: float, cells: int) -> torch.Tensor:
-    """``[cells, 2 * MELS]``: mean and max of YAMNet's log-mel frames (25 ms every 10 ms, 16 kHz) in each cell."""
-    from almkit.encoders.yamnet import FRAME, HOP, NFFT, mel_matrix
-
-    x = torch.from_numpy(np.concatenate([np.asarray(wave, np.float32), np.zeros(FRAME, np.float32)]))
-    frames = x.unfold(0, FRAME, HOP) * torch.hann_window(FRAME, periodic=True)
-    mel = torch.log(torch.fft.rfft(frames, n=NFFT).abs() @ torch.from_numpy(mel_matrix()) + 0.001)
-    per_cell = int(round(hop_s * 16_000 / HOP))
-    mel = torch.cat([mel, mel[-1:].expand(max(0, cells * per_cell - len(mel)), -1)])[: cells * per_cell]
-    mel = mel.reshape(cells, per_cell, -1)
-    return torch.cat([mel.mean(1), mel.amax(1)], dim=1)
-
-
 class QueriedDetector(OnTowers):
     """Frame probabilities ``[Q, T]`` of ``Q`` text queries over a clip's ``T`` cells of ``hop_s`` seconds."""
 
@@ -96,9 +80,9 @@ class QueriedDetector(OnTowers):
     def __init__(self, config: DetectorConfig, towers=None):
         super().__init__(config, towers)
         audio_dim, joint = self.towers.config.audio_dim, self.towers.config.embed_dim
-        h, width = config.hidden, audio_dim + (2 * MELS if config.spectra else 0)
-        self.norm = nn.LayerNorm(width)
-        self.audio = nn.Linear(width, h)
+        h = config.hidden
+        self.norm = nn.LayerNorm(audio_dim)
+        self.audio = nn.Linear(audio_dim, h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
@@ -111,14 +95,10 @@ class QueriedDetector(OnTowers):
     # --- frozen inputs -------------------------------------------------------------------------------------
     def frames(self, wave: np.ndarray) -> torch.Tensor:
         """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
-        (mono, at the tower's sample rate), followed, with ``spectra``, by each cell's own log-mel spectrum
-        (mean and max over the cell's 10 ms frames, ``[T, 128]``): where in its second the sound is."""
+        (mono, at the tower's sample rate)."""
         from almkit.encoders.embed import frame_rows
 
-        rows = frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
-        if not self.config.spectra:
-            return rows
-        return torch.cat([rows, cell_spectra(wave, self.config.hop_s, len(rows))], dim=1)
+        return frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,7 +106,7 @@ class QueriedDetector(OnTowers):
         projection and by its training-free ConSE prior (or the projection again when it has none)."""
         from almkit.encoders.batching import fixed_blocks
 
-        flat = frames[..., : self.towers.config.audio_dim].reshape(-1, self.towers.config.audio_dim)
+        flat = frames.reshape(-1, frames.shape[-1])
         projection = self.towers.audio_projection
         towers = fixed_blocks(self.towers.project_audio, flat)
         bridge = fixed_blocks(projection.prior, flat) if hasattr(projection, "prior") else towers

@@ -1,0 +1,218 @@
+"""Text-queried event detection and language-queried separation on real recordings (the freedesktop sound
+theme): the mixture builder, both models (the shipped ones and untrained ones), their CLI commands, their
+tasks in the evaluation harness, and a tiny CPU training run of each."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from almkit.architectures.queried_detector import DetectorConfig, QueriedDetector, events_from, median_filter
+from almkit.architectures.queried_separator import QueriedSeparator, SeparatorConfig
+from almkit.data.manifest import Clip, read_manifest, write_manifest
+from almkit.data.mixtures import build_mixtures, sounding
+from almkit.errors import CheckpointError, ConfigError
+from almkit.evaluation.card import Card
+from almkit.evaluation.harness import run_card
+from almkit.metrics.functional import pooled_f1_ci, sdr, si_sdr
+
+SOUNDS = "/usr/share/sounds/freedesktop/stereo"
+LABELS = {"bell": "bell", "phone-incoming-call": "phone ringing", "dialog-warning": "alert beep",
+          "camera-shutter": "camera shutter", "complete": "chime", "alarm-clock-elapsed": "alarm clock"}  # fmt: skip
+
+
+def almkit(*args):
+    return subprocess.run([sys.executable, "-m", "almkit", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """A manifest of six labelled freedesktop sounds, every one in every split."""
+    folder = tmp_path_factory.mktemp("sources")
+    rows = []
+    for name, label in LABELS.items():
+        shutil.copy(f"{SOUNDS}/{name}.oga", folder / f"{name}.oga")
+        for split in ("train", "test"):
+            rows.append(Clip(audio=f"{name}.oga", id=f"{split}/{name}", label=label, captions=[f"a {label} sound"],
+                             split=split, license="CC-BY-SA-3.0"))  # fmt: skip
+    write_manifest(folder / "sources.jsonl", rows)
+    return folder / "sources.jsonl"
+
+
+@pytest.fixture(scope="module")
+def mixtures(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mixtures")
+    build_mixtures(sources, out, 6, "test", seconds=6.0, sources_per_mix=(2, 3), seed=0)
+    return out / "test.jsonl"
+
+
+@pytest.fixture(scope="module")
+def towers():
+    from almkit import load_model
+
+    return load_model("default", device="cpu")
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+def test_mixtures_are_the_sum_of_their_stems_with_exact_events(mixtures, sources, tmp_path):
+    clips = list(read_manifest(mixtures))
+    assert len(clips) == 6 and all(2 <= len(c.stems) == len(c.events) <= 3 for c in clips)
+    for clip in clips:
+        mix, rate = sf.read(clip.audio_path, dtype="int16")
+        stems = [sf.read(s.audio_path, dtype="int16")[0].astype(np.int32) for s in clip.stems]
+        assert rate == 16_000 and len(mix) == 6 * 16_000
+        assert np.array_equal(np.sum(stems, axis=0), mix)  # the mixture is exactly its stems
+        assert len({e.label for e in clip.events}) == len(clip.events)  # different sounds
+        for stem, event in zip(stems, clip.events, strict=True):  # stem k sounds during event k only
+            active = np.flatnonzero(stem)
+            assert event.onset <= active[0] / rate + 1e-3 and active[-1] / rate <= event.offset + 1e-3
+        assert [e.onset for e in clip.events] == sorted(e.onset for e in clip.events)
+    again = build_mixtures(sources, tmp_path, 6, "test", seconds=6.0, sources_per_mix=(2, 3), seed=0)
+    assert again.read_text() == mixtures.read_text().replace(str(mixtures.parent), str(tmp_path))
+    with pytest.raises(ConfigError, match="different labels"):
+        build_mixtures(sources, tmp_path / "x", 2, "test", sources_per_mix=(2, 9))
+
+
+def test_sounding_span_skips_leading_and_trailing_silence():
+    wave = np.zeros(16_000, np.float32)
+    wave[4000:8000] = np.sin(np.arange(4000) * 0.3)
+    a, b = sounding(wave)
+    assert 3680 <= a <= 4000 and 8000 <= b <= 8320
+
+
+# --- metrics ------------------------------------------------------------------------------------------------
+def test_overlapping_events_of_one_label_are_merged_and_scored_once():
+    from almkit.metrics.functional import event_f1, sed_f1
+    from almkit.metrics.functional.sed import merged
+
+    ref = {"a": [("tuba", 0.45, 1.56), ("tuba", 0.47, 1.58), ("bell", 2.0, 2.5)]}
+    assert merged(ref) == {"a": [("tuba", 0.45, 1.58), ("bell", 2.0, 2.5)]}
+    est = {"a": [("tuba", 0.5, 1.6), ("bell", 3.0, 3.5)]}
+    assert event_f1(ref, est, ["tuba", "bell"]) == pytest.approx(0.5)
+    assert sed_f1(ref, est, ["tuba", "bell"]).corpus["event_F1"] == pytest.approx(0.5)
+
+
+def test_sdr_and_the_pooled_f1_interval():
+    rng = np.random.default_rng(0)
+    ref, noise = rng.standard_normal(8000), rng.standard_normal(8000)
+    assert sdr(ref + 0.1 * noise, ref) == pytest.approx(20 - 10 * np.log10(noise @ noise / (ref @ ref)), abs=1e-6)
+    assert sdr(2 * ref, ref) < si_sdr(2 * ref, ref)  # SDR is not scale-invariant
+    counts = np.array([[1, 1, 1], [0, 1, 1], [1, 2, 1]] * 5, float)
+    low, high = pooled_f1_ci(counts, 500)
+    assert low <= 2 * 10 / (20 + 15) <= high
+
+
+# --- detection ----------------------------------------------------------------------------------------------
+def test_post_processing():
+    assert median_filter(np.array([0, 1, 0, 0, 1, 1, 1.0]), 3).tolist() == [0, 0, 0, 0, 1, 1, 1]
+    events = events_from(np.array([0.1, 0.8, 0.9, 0.2, 0.7]), 0.24, 0.5, 1.1)
+    assert events == [{"onset": 0.24, "offset": 0.72, "score": 0.9}, {"onset": 0.96, "offset": 1.1, "score": 0.7}]
+
+
+def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):
+    detector = QueriedDetector(DetectorConfig(), towers)
+    bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga")])
+    frames = detector.frames(bell)
+    assert len(frames) == int(np.ceil(len(bell) / 16_000 / 0.24))  # one row per 0.24 s cell
+    queries = detector.embed_queries(["a bell ringing"])
+    probs = detector.probabilities(frames, queries)
+    cosine = detector.frame_views(frames)[0] @ queries.T
+    assert np.allclose(probs, torch.sigmoid(10 * cosine - 3).T.numpy(), atol=1e-6)
+    active = np.flatnonzero(probs[0] >= 0.5)
+    assert len(active) and 1.5 <= active[0] * 0.24 <= 2.3  # the bell starts at 2 s; its cell is centred
+
+
+def test_shipped_detector_finds_the_bell_and_not_a_dog(tmp_path):
+    sf.write(tmp_path / "late-bell.wav", np.concatenate([np.zeros(32_000), _mono(f"{SOUNDS}/bell.oga")]), 16_000)
+    r = almkit("detect", tmp_path / "late-bell.wav", "-q", "a bell ringing", "-q", "a dog barking", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    results = {x["query"]: x["events"] for x in json.loads(r.stdout)["results"]}
+    assert results["a bell ringing"] and 1.4 <= results["a bell ringing"][0]["onset"] <= 2.5
+    assert results["a dog barking"] == []
+    bad = almkit("detect", tmp_path / "missing.wav", "-q", "a bell")
+    assert bad.returncode == 2 and "missing.wav" in bad.stderr
+
+
+def test_detector_folders_are_checked(towers, tmp_path):
+    detector = QueriedDetector(DetectorConfig(towers_sha256="0" * 64), towers)
+    detector.save_pretrained(tmp_path / "d")
+    with pytest.raises(CheckpointError, match="another checkpoint of the Two-Towers model"):
+        QueriedDetector.from_pretrained(tmp_path / "d", towers)
+    with pytest.raises(CheckpointError, match="not a detector folder"):
+        QueriedDetector.from_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match="hop_s"):
+        DetectorConfig(hop_s=0.5).validate()
+
+
+def test_detector_head_trains_on_real_mixtures(mixtures, towers):
+    from almkit.training.detector import DetectorTrainConfig, prepare, train_detector
+
+    detector = QueriedDetector(DetectorConfig(), towers)
+    items = prepare(detector, list(read_manifest(mixtures)), progress=False)
+    log = train_detector(detector, items, items, DetectorTrainConfig(epochs=4, batch=3, lr=3e-3), progress=False)
+    assert log["loss"][-1] < log["loss"][0] and max(log["validation_ap"][1:]) >= log["validation_ap"][0]
+
+
+# --- separation ---------------------------------------------------------------------------------------------
+def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers):
+    separator = QueriedSeparator(SeparatorConfig(window_s=3.0), towers)
+    wave = np.concatenate([_mono(f"{SOUNDS}/{n}.oga") for n in ("bell", "complete", "phone-incoming-call")] * 2)
+    target, rest = separator.separate(wave, "a bell")
+    assert target.shape == wave.shape and np.allclose(target + rest, wave, atol=1e-6)
+    separator.config.window_s = 60.0  # one pass over the whole file
+    whole, _ = separator.separate(wave, "a bell")
+    assert np.abs(whole - target).max() < 1e-5
+
+
+def test_separator_trains_on_real_mixtures(mixtures, towers):
+    from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples
+
+    torch.manual_seed(0)
+    separator = QueriedSeparator(SeparatorConfig(channels=32, dilations=(1, 2, 4)), towers)
+    train = load_mixtures(list(read_manifest(mixtures)))
+    triples = validation_triples(train, towers.config.prompt, 6, seed=0)
+    config = SeparatorTrainConfig(steps=60, batch=4, seconds=2.0, lr=3e-3, every=30)
+    log = train_separator(separator, train, triples, config, progress=False)
+    gains = [g for _, g in log["validation_si_sdri"]]
+    assert max(gains[1:]) > gains[0] and log["loss"][-1][1] < log["loss"][0][1]
+
+
+def test_shipped_separator_cli(tmp_path):
+    bell, phone = (np.resize(_mono(f"{SOUNDS}/{n}.oga"), 32_000) for n in ("bell", "phone-incoming-call"))
+    mix = 0.5 * (bell + phone)  # two seconds of each, looped
+    sf.write(tmp_path / "mix.wav", mix, 16_000, subtype="FLOAT")
+    r = almkit("separate", tmp_path / "mix.wav", "-q", "a bell", "--out", tmp_path / "bell.wav",
+               "--residual", tmp_path / "rest.wav")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    bell, rate = sf.read(tmp_path / "bell.wav", dtype="float32")
+    rest, _ = sf.read(tmp_path / "rest.wav", dtype="float32")
+    assert rate == 16_000 and np.allclose(bell + rest, mix, atol=1e-5)
+    assert almkit("separate", tmp_path / "mix.wav", "-q", " ", "--out", tmp_path / "x.wav").returncode == 2
+    bad = almkit("separate", tmp_path / "mix.wav", "-q", "a bell", "--out", tmp_path / "no" / "x.wav")
+    assert bad.returncode == 2 and "output folder does not exist" in bad.stderr
+
+
+# --- the tasks in the harness -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("task", "metrics"),
+    [("text-queried-detection", {"event_F1", "segment_F1", "PSDS1"}), ("language-queried-separation", {"SI-SDRi"})],
+)
+def test_tasks_run_as_cards(task, metrics, mixtures, tmp_path):
+    card = Card(name="t", task=task, manifest=str(mixtures), split="test", bootstrap=100).validate()
+    results = run_card(card, tmp_path / "run").results
+    assert metrics <= set(results["scores"]) and not results["failures"]
+    if task == "language-queried-separation":
+        assert results["scores"]["SI-SDRi"]["ci95"] is not None  # per-item scores, bootstrapped
+
+
+def _mono(path):
+    import soxr
+
+    wave, rate = sf.read(path, dtype="float32")
+    wave = wave.mean(1) if wave.ndim > 1 else wave
+    return soxr.resample(wave, rate, 16_000).astype(np.float32)
