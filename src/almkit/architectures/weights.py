@@ -54,11 +54,14 @@ def load_trainable_weights(module: torch.nn.Module, path: Path) -> None:
 
 
 def checkpoint_sha256(folder: Path) -> str:
-    """SHA-256 over a model folder's ``config.json`` and ``*.safetensors`` (by name, streamed)."""
+    """SHA-256 over a model folder's ``*.json`` (but ``card.json``, its prose) and ``*.safetensors`` files, sorted
+    by name and streamed (a 7B model is never read into memory at once): what cards, indexes and the models built
+    on the Two-Towers model record of a checkpoint."""
     import hashlib
 
     digest = hashlib.sha256()
-    for f in sorted(p for p in Path(folder).iterdir() if p.name == "config.json" or p.suffix == ".safetensors"):
+    chosen = (p for p in Path(folder).iterdir() if p.suffix in (".json", ".safetensors") and p.name != "card.json")
+    for f in sorted(chosen):
         digest.update(f.name.encode())
         with f.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

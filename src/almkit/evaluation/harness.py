@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -50,17 +49,13 @@ def versions() -> dict[str, str]:
 
 
 def checkpoint_hash(model_name: str, task: str = "zero-shot") -> str:
-    """SHA-256 over a model folder's files (sorted by name), e.g. config.json + model.safetensors."""
+    """:func:`~almkit.architectures.weights.checkpoint_sha256` of the task's model ``model_name``."""
+    from almkit.architectures.weights import checkpoint_sha256
+
     folder = get_task(task).model_folder(model_name)
     if not folder.is_dir():
         raise ConfigError("model folder not found", source=model_name)
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.iterdir() if p.suffix in (".json", ".safetensors") and p.name != "card.json"):
-        h.update(f.name.encode())
-        with f.open("rb") as fh:  # streamed: a 7B model is never read into memory at once
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+    return checkpoint_sha256(folder)
 
 
 def checked_hash(card: Card) -> str:

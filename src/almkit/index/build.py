@@ -11,7 +11,6 @@ mean-pooled and projected like a whole clip, so the vector of a clip shorter tha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,20 +28,18 @@ TOP_TAGS = 3
 
 
 def model_identity(name: str) -> dict:
-    """What an index records of its model, read off the checkpoint folder without loading it: the name, a
-    SHA-256 over its config and weights, and the vector size. A query with another checkpoint is refused."""
+    """What an index records of its model, read off the checkpoint folder without loading it: the name, the
+    checkpoint's SHA-256 (:func:`~almkit.architectures.weights.checkpoint_sha256`, as cards record it) and the
+    vector size. A query with another checkpoint is refused."""
     from almkit.architectures.two_towers.model import pretrained_path
+    from almkit.architectures.weights import checkpoint_sha256
     from almkit.errors import CheckpointError
 
     folder = pretrained_path(name)
     if not (folder / "config.json").is_file():
         raise CheckpointError("not a Two-Towers model folder (no config.json)", source=folder)
-    digest = hashlib.sha256()
-    for f in sorted(p for p in folder.iterdir() if p.suffix in (".json", ".safetensors")):
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
     dim = json.loads((folder / "config.json").read_text())["embed_dim"]
-    return {"name": str(name), "sha256": digest.hexdigest(), "dim": int(dim)}
+    return {"name": str(name), "sha256": checkpoint_sha256(folder), "dim": int(dim)}
 
 
 def clip_windows(model, clips: list[tuple[np.ndarray, float]]) -> list[list[dict]]:
