@@ -32,7 +32,7 @@ import torch
 
 from almkit import load_model
 from almkit.index.build import build_index, model_identity
-from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore, build_faiss
+from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore, build_faiss, ivf_index
 from output import write_report
 
 
@@ -106,7 +106,7 @@ def main() -> None:
     kind = type(index).__name__
     sizes = []
     for n in (20_000, 50_000, 100_000):
-        flat, ivf = faiss.IndexFlatIP(synthetic.shape[1]), build_faiss(ids[:n], synthetic[:n], force_ivf=True)
+        flat, ivf = faiss.IndexFlatIP(synthetic.shape[1]), ivf_index(ids[:n], synthetic[:n])
         flat.add(synthetic[:n])
         flat_ms, ivf_ms, recalls = [], [], []
         for vec in vectors[:100]:

@@ -33,16 +33,16 @@ import torch
 from almkit.architectures.queried_detector import QueriedDetector
 from almkit.data.manifest import read_manifest
 from almkit.metrics.functional import pooled_f1_ci
-from almkit.training.detector import choose_postprocessing, prepare, sed_scores
+from almkit.training.detector import choose_postprocessing, detector_scores, prepare, sed_scores
 from output import write_report
 
 BASELINE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # cosines
 
 
 def scores(detector: QueriedDetector, items, labels: list[str], system: str) -> list[np.ndarray]:
-    queries = detector.embed_queries(labels)
     if system == "detector":
-        return [detector.probabilities(it.frames, queries, (it.towers, it.bridge)) for it in items]
+        return detector_scores(detector)(items, labels)
+    queries = detector.embed_queries(labels)
     view = "towers" if system == "two-towers per window" else "bridge"
     return [(getattr(it, view) @ queries.T).T.numpy() for it in items]
 

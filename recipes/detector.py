@@ -59,11 +59,12 @@ def main() -> None:
         detector = QueriedDetector.from_pretrained(args.out)
         card = json.loads((args.out / "card.json").read_text())
     else:
-        config = DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")))
-        detector = QueriedDetector(config)
+        detector = QueriedDetector(DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
+    sets = [prepare(detector, clips) for clips in val_sets]  # the frozen inputs of each validation split
+    if not args.postprocess_only:
         train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
         train = prepare(detector, train_clips)
-        validation = prepare(detector, val_sets[0] + val_sets[1])
+        validation = sets[0] + sets[1]
         training = DetectorTrainConfig(epochs=args.epochs)
         log = train_detector(detector, train, validation, training)
         card = {
@@ -75,7 +76,6 @@ def main() -> None:
             "validation_frame_ap": log["validation_ap"],
             "best_epoch": log["best_epoch"],
         }
-    sets = [prepare(detector, clips) for clips in val_sets]
     card["postprocessing"] = choose_head_scale(detector, sets)  # head scale, median and threshold, on validation
     card["chosen"] = {k: getattr(detector.config, k) for k in ("head_scale", "median", "threshold")}
     detector.save_pretrained(args.out)

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from almkit.architectures.queried_detector import DetectorConfig, QueriedDetector, events_from, median_filter
+from almkit.architectures.queried_detector import DetectorConfig, QueriedDetector, events_from, median_filter, runs
 from almkit.architectures.queried_separator import QueriedSeparator, SeparatorConfig
 from almkit.data.manifest import Clip, read_manifest, write_manifest
 from almkit.data.mixtures import build_mixtures, sounding
@@ -110,6 +110,7 @@ def test_sdr_and_the_pooled_f1_interval():
 # --- detection ----------------------------------------------------------------------------------------------
 def test_post_processing():
     assert median_filter(np.array([0, 1, 0, 0, 1, 1, 1.0]), 3).tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
     events = events_from(np.array([0.1, 0.8, 0.9, 0.2, 0.7]), 0.24, 0.5, 1.1)
     assert events == [{"onset": 0.24, "offset": 0.72, "score": 0.9}, {"onset": 0.96, "offset": 1.1, "score": 0.7}]
 

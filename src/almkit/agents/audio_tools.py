@@ -47,20 +47,6 @@ def _span(start: float, end: float) -> str:
     return f"{start:.2f}-{end:.2f} s"
 
 
-def median3(x: np.ndarray) -> np.ndarray:
-    """Median filter of width 3 (edges padded with their neighbour), for frame scores."""
-    if len(x) < 3:
-        return x
-    padded = np.concatenate([x[:1], x, x[-1:]])
-    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-
-
-def runs(active: np.ndarray) -> list[tuple[int, int]]:
-    """``[(first, last_exclusive)]`` of the runs of True in ``active``."""
-    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
-
-
 class AudioTools:
     """The models behind the tools, loaded once on first use (thread-safe), and the tools themselves."""
 
@@ -208,12 +194,14 @@ class AudioTools:
         audio-text similarity on 0.975 s frames every 0.24 s (median-filtered)."""
         import torch
 
+        from almkit.architectures.queried_detector import median_filter, runs
+
         rows, duration = self.frames(audio, DETECT_HOP)
         model = self.towers
         with torch.no_grad():
             frames = model.project_audio(torch.from_numpy(rows)).cpu().numpy()
         text = model.embed_text(model.config.prompt.format(query))[0]
-        score = median3(frames @ text)
+        score = median_filter(frames @ text, 3)
         centre = np.arange(len(score)) * DETECT_HOP + 0.4875
         events = [
             {"start_s": _r(max(0.0, centre[a] - DETECT_HOP / 2), 2), "end_s": _r(min(duration, centre[b - 1]

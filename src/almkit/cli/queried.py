@@ -45,13 +45,13 @@ def detect(
         raise ConfigError("--query needs a described sound", hint='--query "a dog barking"')
     paths = audio_files(audio)
     detector = QueriedDetector.from_pretrained(model)
-    rate = detector.towers.audio_encoder.sample_rate
+    rate, vectors = detector.towers.audio_encoder.sample_rate, detector.embed_queries(queries)
     failures: list[tuple[str, str]] = []
     done: list[tuple[str, list[dict]]] = []
     good = 0
     for path in progress_over(paths, "detecting"):
         try:
-            found = detector.detect(load_audio(path, rate), queries, threshold)
+            found = detector.detect(load_audio(path, rate), queries, threshold, vectors)
         except AlmkitError as err:
             failures.append((path, err.what))
             continue

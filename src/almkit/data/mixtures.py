@@ -43,10 +43,11 @@ def build_mixtures(
     seconds: float = 6.0,
     sources_per_mix: tuple[int, int] = (2, 4),
     seed: int = 0,
-    allow_outside: bool = True,
+    allow_outside: bool = False,
 ) -> Path:
     """``n`` mixtures of the ``split`` clips of the manifest ``sources`` into ``out/<split>.jsonl`` (+ audio);
-    stem ``k`` of a mixture is its event ``k`` (in onset order)."""
+    stem ``k`` of a mixture is its event ``k`` (in onset order). ``allow_outside``: read source audio outside
+    the manifest's folder (a trusted manifest)."""
     clips = [c for c in read_manifest(sources, allow_outside=allow_outside) if c.split == split and c.label]
     by_label: dict[str, list[Clip]] = {}
     for c in clips:

@@ -162,8 +162,9 @@ def build_suites(
 
         for split, n in MIXTURES.items():
             paths[f"open-world-mixtures-{split}"] = build_mixtures(
-                paths["open-world"], out / "open-world-mixtures", n, split, sources_per_mix=(2, 3), seed=seed
-            )
+                paths["open-world"], out / "open-world-mixtures", n, split, sources_per_mix=(2, 3), seed=seed,
+                allow_outside=True,  # the suite names its audio in the bank build beside it (../everyday)
+            )  # fmt: skip
     return paths
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,6 @@ class TextEncoder(nn.Module):
         self.trainable = trainable
         self.model.requires_grad_(trainable)
         self._path = path
-        self._onnx: Callable[[list[int]], np.ndarray] | None | bool = False  # False: not tried yet
         if not trainable:
             self.eval()
 
@@ -66,9 +66,7 @@ class TextEncoder(nn.Module):
             return self._pooled(batch["input_ids"], batch["attention_mask"])
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         device = next(self.model.parameters()).device
-        if self._onnx is False:
-            self._onnx = None if self.trainable or device.type != "cpu" else self._export()
-        if self._onnx is not None:
+        if device.type == "cpu" and self._onnx is not None:
             return torch.from_numpy(np.stack([self._onnx(i) for i in ids])).reshape(len(ids), self.embed_dim)
         out = torch.empty(len(texts), self.embed_dim)
         for length in sorted({len(i) for i in ids}):
@@ -78,7 +76,11 @@ class TextEncoder(nn.Module):
                 out[rows] = fixed_blocks(lambda x: self._pooled(x, torch.ones_like(x)).float().cpu(), same)
         return out.to(device)
 
-    def _export(self):
+    @cached_property
+    def _onnx(self) -> Callable[[list[int]], np.ndarray] | None:
+        """The frozen tower in ONNX Runtime, exported on first use (None: a trainable tower, or no faithful export)."""
+        if self.trainable:
+            return None
         from almkit.encoders.onnx_text import onnx_text_runner
 
         def tokenize(text: str) -> list[int]:

@@ -53,22 +53,28 @@ CREATE INDEX IF NOT EXISTS windows_by_clip ON windows(clip_id);
 """
 
 
-def build_faiss(ids: np.ndarray, vectors: np.ndarray, nprobe: int = NPROBE, force_ivf: bool = False):
+def build_faiss(ids: np.ndarray, vectors: np.ndarray, nprobe: int = NPROBE):
     """An inner-product FAISS index over unit ``vectors`` with their window ``ids``: exact up to
-    ``EXACT_UP_TO`` rows, IVF above (trained on at most 100k rows, fixed seed)."""
+    ``EXACT_UP_TO`` rows, :func:`ivf_index` above."""
+    import faiss
+
+    if len(vectors) > EXACT_UP_TO:
+        return ivf_index(ids, vectors, nprobe)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    if len(vectors):
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def ivf_index(ids: np.ndarray, vectors: np.ndarray, nprobe: int = NPROBE):
+    """An inverted-file inner-product index (``4 * sqrt(n)`` lists, trained on at most 100k rows, fixed seed)."""
     import faiss
 
     n, dim = vectors.shape
-    if n <= EXACT_UP_TO and not force_ivf:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    else:
-        lists = int(4 * math.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).choice(n, min(n, 100_000), replace=False)]
-        index.train(sample)
-        index.nprobe = nprobe
-    if n:
-        index.add_with_ids(vectors, ids)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, int(4 * math.sqrt(n)), faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[np.random.default_rng(0).choice(n, min(n, 100_000), replace=False)])
+    index.nprobe = nprobe
+    index.add_with_ids(vectors, ids)
     return index
 
 

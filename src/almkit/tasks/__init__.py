@@ -1,8 +1,8 @@
 """The downstream tasks of the survey, each a :class:`~almkit.tasks.base.Task` in its own module.
 
 Adding a task: write ``almkit/tasks/<task>.py`` with a ``Task`` subclass (what a clip must carry, ``infer``,
-``score``, its default and primary metrics, and, for a model of its own kind, ``load_model`` and
-``model_folder``), and add it to ``TASKS`` below. The evaluation cards, the harness,
+``score``, its default and primary metrics, and, for a model of its own kind, ``model_class``), and add it to
+``TASKS`` below. The evaluation cards, the harness,
 the input-use probe and ``eval compare`` read everything else from the registry.
 """
 

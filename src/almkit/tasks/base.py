@@ -62,13 +62,24 @@ class Task:
     metrics: ClassVar[tuple[str, ...]]  # every metric it can report (a card may ask for any of them)
     default_metrics: ClassVar[tuple[str, ...]]
     primary: ClassVar[str]  # the metric the input-use probe watches
+    #: ``"module:Class"`` of a model of the task's own kind (with ``folder`` and ``from_pretrained``, as the
+    #: models on the Two-Towers model have); None for an Embedder or a Generator
+    model_class: ClassVar[str | None] = None
 
     def usable(self, clip: Clip) -> bool:
         """Whether ``clip`` carries what this task scores against."""
         raise NotImplementedError
 
+    def _own_model(self):
+        import importlib
+
+        module, _, cls = self.model_class.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
     def model_folder(self, name: str) -> Path:
         """The folder of the model ``name`` (``default``: the one almkit ships for this task's architecture)."""
+        if self.model_class is not None:
+            return self._own_model().folder(name)
         if name == "default" and self.architecture == "Two-Heads":
             from almkit.architectures.two_heads import pretrained_path
 
@@ -78,8 +89,10 @@ class Task:
         return pretrained_path(name)
 
     def load_model(self, name: str, device: str = "auto"):
-        """The model ``name`` on ``device``: an :class:`Embedder` or a :class:`Generator` by architecture. A
-        task with its own kind of model overrides this and :meth:`model_folder`."""
+        """The model ``name`` on ``device``: the task's own kind of model, or an :class:`Embedder` or a
+        :class:`Generator` by architecture."""
+        if self.model_class is not None:
+            return self._own_model().from_pretrained(name)
         if self.architecture == "Two-Towers":
             from almkit.architectures.two_towers.factory import load_model
 

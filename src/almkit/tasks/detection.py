@@ -18,30 +18,20 @@ class TextQueriedDetection(Task):
     name = "text-queried-detection"
     architecture = "Detector"
     metrics = default_metrics = ("event_F1", "segment_F1", "PSDS1")
+    model_class = "almkit.architectures.queried_detector:QueriedDetector"
     primary = "PSDS1"
 
     def usable(self, clip) -> bool:
         return bool(clip.events)
 
-    def model_folder(self, name: str) -> Path:
-        from almkit.architectures.queried_detector import QueriedDetector
-
-        return QueriedDetector.folder(name)
-
-    def load_model(self, name: str, device: str = "auto"):
-        from almkit.architectures.queried_detector import QueriedDetector
-
-        return QueriedDetector.from_pretrained(name)
-
     def infer(self, card, model, clips, audio, folder: Path):
         from rich.progress import track
 
-        from almkit.architectures.queried_detector import events_from, median_filter
         from almkit.audio.io import load_audio
 
         labels = card.labels or sorted({e.label for c in clips for e in c.events})
-        queries = model.embed_queries(labels)
-        rate, hop = model.towers.audio_encoder.sample_rate, model.config.hop_s
+        vectors = model.embed_queries(labels)
+        rate = model.towers.audio_encoder.sample_rate
         scores, rows, failures = {}, [], []
         for clip, (path, offset, duration) in track(list(zip(clips, audio, strict=True)), "detecting", transient=True):
             try:
@@ -49,19 +39,14 @@ class TextQueriedDetection(Task):
             except AudioError as err:
                 failures.append((path, str(err)))
                 continue
-            probs = median_filter(model.probabilities(model.frames(wave), queries), model.config.median)
-            seconds = len(wave) / rate
-            scores[clip.id] = probs.T.astype(np.float32)  # [T, labels]
-            found = [
-                {"label": lab, **e}
-                for lab, p in zip(labels, probs, strict=True)
-                for e in events_from(p, hop, model.config.threshold, seconds)
-            ]
+            found = model.detect(wave, labels, vectors=vectors)
+            scores[clip.id] = np.stack([f["scores"] for f in found], axis=1).astype(np.float32)  # [T, labels]
             reference = [{"label": e.label, "onset": e.onset, "offset": e.offset} for e in clip.events]
-            rows.append({"id": clip.id, "audio": str(clip.audio_path), "duration": seconds, "events": found,
+            rows.append({"id": clip.id, "audio": str(clip.audio_path), "duration": len(wave) / rate,
+                         "events": [{"label": f["query"], **e} for f in found for e in f["events"]],
                          "reference": reference})  # fmt: skip
         np.savez_compressed(folder / "scores.npz", **{f"clip{k}": scores[r["id"]] for k, r in enumerate(rows)})
-        (folder / "labels.json").write_text(json.dumps({"labels": labels, "hop_s": hop}))
+        (folder / "labels.json").write_text(json.dumps({"labels": labels, "hop_s": model.config.hop_s}))
         write_jsonl(folder / "predictions.jsonl", rows)
         return failures
 

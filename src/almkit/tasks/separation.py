@@ -26,20 +26,11 @@ class LanguageQueriedSeparation(Task):
     name = "language-queried-separation"
     architecture = "Separator"
     metrics = default_metrics = METRICS
+    model_class = "almkit.architectures.queried_separator:QueriedSeparator"
     primary = "SI-SDRi"
 
     def usable(self, clip) -> bool:
         return bool(clip.stems)
-
-    def model_folder(self, name: str) -> Path:
-        from almkit.architectures.queried_separator import QueriedSeparator
-
-        return QueriedSeparator.folder(name)
-
-    def load_model(self, name: str, device: str = "auto"):
-        from almkit.architectures.queried_separator import QueriedSeparator
-
-        return QueriedSeparator.from_pretrained(name)
 
     def infer(self, card, model, clips, audio, folder: Path):
         from rich.progress import track

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from almkit.architectures.queried_detector import QueriedDetector
 from almkit.audio.io import load_audio
 from almkit.data.manifest import Clip
+from almkit.metrics.functional.classification import average_precision
 
 
 @dataclass
@@ -64,16 +65,6 @@ def frame_targets(events: list[tuple[str, float, float]], label: str, cells: int
     return target
 
 
-def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
-    """Frame-level average precision (area under the precision-recall steps)."""
-    order = np.argsort(-scores, kind="stable")
-    hits = targets[order]
-    if hits.sum() == 0:
-        return 0.0
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float((precision * hits).sum() / hits.sum())
-
-
 @dataclass
 class DetectorTrainConfig:
     epochs: int = 12
@@ -95,7 +86,7 @@ def validation_ap(detector: QueriedDetector, items: list[DetectorItem], text: di
         for k, lab in enumerate(labels):
             scores.append(probs[k])
             targets.append(frame_targets(it.events, lab, len(it.frames), detector.config.hop_s))
-    return average_precision(np.concatenate(scores), np.concatenate(targets))
+    return average_precision(np.concatenate(scores), np.concatenate(targets).astype(bool))
 
 
 def train_detector(

@@ -61,14 +61,18 @@ def median_filter(x: np.ndarray, width: int) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1), axis=-1)
 
 
+def runs(active: np.ndarray) -> list[tuple[int, int]]:
+    """``[(first, last_exclusive)]`` of the runs of True in ``active``."""
+    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
 def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: float) -> list[dict]:
     """Events ``{onset, offset, score}`` (seconds) of the runs of frames at or above ``threshold``."""
-    active = np.concatenate([[0], (probs >= threshold).astype(np.int8), [0]])
-    starts, ends = np.flatnonzero(np.diff(active) == 1), np.flatnonzero(np.diff(active) == -1)
     return [
         {"onset": round(a * hop_s, 3), "offset": round(min(duration, b * hop_s), 3),
          "score": round(float(probs[a:b].max()), 4)}
-        for a, b in zip(starts, ends, strict=True)
+        for a, b in runs(probs >= threshold)
     ]  # fmt: skip
 
 
@@ -146,11 +150,15 @@ class QueriedDetector(OnTowers):
         towers, bridge = views if views is not None else self.frame_views(frames)
         return torch.sigmoid(self(frames[None], towers[None], bridge[None], queries[None]))[0].numpy()
 
-    def detect(self, wave: np.ndarray, queries: list[str], threshold: float | None = None) -> list[dict]:
-        """Per query: ``{"query", "events": [{onset, offset, score}], "scores": filtered frame probabilities}``."""
+    def detect(
+        self, wave: np.ndarray, queries: list[str], threshold: float | None = None, vectors: torch.Tensor | None = None
+    ) -> list[dict]:
+        """Per query: ``{"query", "events": [{onset, offset, score}], "scores": filtered frame probabilities}``.
+        ``vectors``: the queries' :meth:`embed_queries`, when several files are asked the same queries."""
         threshold = self.config.threshold if threshold is None else threshold
         duration = len(wave) / self.towers.audio_encoder.sample_rate
-        probs = median_filter(self.probabilities(self.frames(wave), self.embed_queries(queries)), self.config.median)
+        vectors = self.embed_queries(queries) if vectors is None else vectors
+        probs = median_filter(self.probabilities(self.frames(wave), vectors), self.config.median)
         return [
             {"query": q, "events": events_from(p, self.config.hop_s, threshold, duration), "scores": p}
             for q, p in zip(queries, probs, strict=True)

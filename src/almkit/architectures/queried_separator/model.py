@@ -9,9 +9,9 @@ A mask network on the short-time Fourier transform, conditioned on the query by 
 * the network is a stack of residual blocks over time: pointwise convolutions mix the frequency channels, and
   dilated depthwise convolutions (dilations 1 to 32, twice) see about 2 s of context.
 
-The network is convolutional in time, so a file is separated in windows whose overlap exceeds the receptive
-field and cross-faded: the result matches a whole-file pass (no seams). Training minimises the negative SI-SDR of
-the waveform (see :mod:`almkit.training.separator`).
+The network is convolutional in time, so a long file is separated in windows overlapping by more than the
+receptive field, each keeping only its middle: the result matches a whole-file pass (no seams). Training
+minimises the negative SI-SDR of the waveform (see :mod:`almkit.training.separator`).
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ class QueriedSeparator(OnTowers):
 
     @torch.no_grad()
     def separate(self, wave: np.ndarray, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(target, residual)`` of a mono wave at ``sample_rate``; long waves in cross-faded windows whose
-        overlap covers the receptive field, so the result does not depend on where the windows fall."""
+        """``(target, residual)`` of a mono wave at ``sample_rate``; long waves in windows whose overlap covers the
+        receptive field, each keeping its middle, so the result does not depend on where the windows fall."""
         self.eval()
         q = self.embed_queries([query])
         x = torch.from_numpy(np.asarray(wave, np.float32))
