@@ -59,7 +59,9 @@ def main() -> None:
         detector = QueriedDetector.from_pretrained(args.out)
         card = json.loads((args.out / "card.json").read_text())
     else:
-        detector = QueriedDetector(DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
+        detector = QueriedDetector(
+            DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), cell_mels=True)
+        )
     sets = [prepare(detector, clips) for clips in val_sets]  # the frozen inputs of each validation split
     if not args.postprocess_only:
         train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))

@@ -150,6 +150,9 @@ def test_yamnet_frontend_matches_a_float64_reference(yamnet):
     ref = np.clip(np.round(np.log(mag @ mel_matrix().astype(np.float64) + 0.001) / IN_SCALE) + IN_ZERO, 0, 255)
     ours = yamnet.patches(torch.from_numpy(wave[None]))[0, 0].astype(np.float64)
     assert np.mean(ours != ref) < 0.01 and np.abs(ours - ref).max() <= 1  # float32 rounding at .5 only
+    whole = yamnet.log_mel(wave).numpy()  # the same front-end over a whole wave, unquantised (the detector's cells)
+    assert whole.shape == (-(-15600 // 160), 64)
+    assert np.abs((ours - IN_ZERO) * IN_SCALE - whole[:96]).max() <= IN_SCALE  # within the quantisation step
 
 
 def test_aisfx_frontend_matches_the_aisfx_package_librosa_path(encoders):

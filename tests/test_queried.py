@@ -128,6 +128,24 @@ def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):
     assert len(active) and 1.5 <= active[0] * 0.24 <= 2.3  # the bell starts at 2 s; its cell is centred
 
 
+def test_cell_mels_say_which_cell_the_sound_is_in(towers):
+    """With ``cell_mels`` each row ends with its 0.24 s cell's mean log-mel bands: the YAMNet columns of the
+    silent cells before a bell already hear it (their windows reach into it), its cell energies do not."""
+    detector = QueriedDetector(DetectorConfig(cell_mels=True), towers)
+    bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga"), np.zeros(16_000, np.float32)])
+    rows = detector.frames(bell)
+    plain = QueriedDetector(DetectorConfig(), towers).frames(bell)
+    assert rows.shape == (len(plain), plain.shape[1] + 64) and torch.equal(rows[:, : plain.shape[1]], plain)
+    energy = rows[:, plain.shape[1] :].mean(1)
+    assert energy[:8].max() == pytest.approx(np.log(0.001), abs=1e-4)  # digital silence up to 1.92 s
+    assert energy[8] > energy[:8].max() + 2  # the bell (0.14 s) starts at 2 s, in cell 8 (1.92-2.16 s)
+    assert not np.allclose(plain[7], plain[0])  # while the window of cell 7 already hears it
+    expected = towers.audio_encoder.log_mel(bell)[24 * 8 : 24 * 9].mean(0)  # cell 8's 24 frames of 10 ms
+    assert torch.allclose(rows[8, plain.shape[1] :], expected)
+    with pytest.raises(ConfigError, match="10 ms"):
+        DetectorConfig(cell_mels=True, hop_s=0.245).validate()
+
+
 def test_shipped_detector_finds_the_bell_and_not_a_dog(tmp_path):
     sf.write(tmp_path / "late-bell.wav", np.concatenate([np.zeros(32_000), _mono(f"{SOUNDS}/bell.oga")]), 16_000)
     r = almkit("detect", tmp_path / "late-bell.wav", "-q", "a bell ringing", "-q", "a dog barking", "--format", "json")
@@ -153,7 +171,7 @@ def test_detector_folders_are_checked(towers, tmp_path):
 def test_detector_head_trains_on_real_mixtures(mixtures, towers):
     from almkit.training.detector import DetectorTrainConfig, prepare, train_detector
 
-    detector = QueriedDetector(DetectorConfig(), towers)
+    detector = QueriedDetector(DetectorConfig(cell_mels=True), towers)
     items = prepare(detector, list(read_manifest(mixtures)), progress=False)
     log = train_detector(detector, items, items, DetectorTrainConfig(epochs=4, batch=3, lr=3e-3), progress=False)
     assert log["loss"][-1] < log["loss"][0] and max(log["validation_ap"][1:]) >= log["validation_ap"][0]

@@ -68,12 +68,23 @@ class YAMNetEncoder(AudioEncoder):
         self._mel = torch.from_numpy(mel_matrix())
         self._window = torch.hann_window(FRAME, periodic=True)
 
+    def _log_mel(self, frames: torch.Tensor) -> torch.Tensor:
+        """``log(mel + 0.001)`` of waveform frames ``[..., 400]`` -> ``[..., 64]``."""
+        spec = torch.view_as_real(torch.fft.rfft(frames * self._window, n=NFFT))
+        mag = torch.hypot(spec[..., 0], spec[..., 1])  # faster than complex abs()
+        return torch.log_(torch.matmul(mag, self._mel).add_(0.001))
+
+    def log_mel(self, wave: np.ndarray) -> torch.Tensor:
+        """YAMNet's front-end over a whole waveform at 16 kHz: ``[n, 64]``, one row every 10 ms (frame ``f``
+        starts at sample ``160 f``; the wave is zero-padded so the last frame is whole)."""
+        x = torch.as_tensor(np.asarray(wave, np.float32))
+        n = max(1, -(-len(x) // HOP))
+        x = torch.nn.functional.pad(x, (0, (n - 1) * HOP + FRAME - len(x)))
+        return self._log_mel(x.unfold(-1, FRAME, HOP))
+
     def patches(self, chunks: torch.Tensor) -> np.ndarray:
         """Quantised log-mel patches ``[B, 1, 96, 64]`` uint8 (the whole batch at once, in place where possible)."""
-        frames = chunks.unfold(-1, FRAME, HOP)[:, :PATCH] * self._window
-        spec = torch.view_as_real(torch.fft.rfft(frames, n=NFFT))
-        mag = torch.hypot(spec[..., 0], spec[..., 1])  # faster than complex abs()
-        logmel = torch.log_(torch.matmul(mag, self._mel).add_(0.001))
+        logmel = self._log_mel(chunks.unfold(-1, FRAME, HOP)[:, :PATCH])
         q = logmel.div_(IN_SCALE).round_().add_(IN_ZERO).clamp_(0, 255).to(torch.uint8)
         return q.unsqueeze(1).numpy()
 

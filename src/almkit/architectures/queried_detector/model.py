@@ -3,7 +3,9 @@
 It reads what the Two-Towers model reads, frame by frame, and asks it the query:
 
 * **frames**: the Two-Towers audio tower (YAMNet: 1024-d embedding and 521 AudioSet probabilities) on 0.975 s
-  windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip;
+  windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip; with ``cell_mels``, also the
+  mean of YAMNet's own 64 log-mel bands over each cell (10 ms frames), which says *when* in the second-long
+  window the sound is: the window's features say what it is, the cell's energies where it starts and stops;
 * **query**: the Two-Towers text tower and projection on the query (in the model's prompt);
 * **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
@@ -27,6 +29,8 @@ from torch import nn
 from almkit.architectures.on_towers import OnTowers
 from almkit.errors import ConfigError
 
+CELL_MELS = 64  # YAMNet's log-mel bands
+
 
 @dataclass
 class DetectorConfig:
@@ -38,6 +42,7 @@ class DetectorConfig:
     threshold: float = 0.5
     median: int = 3  # median filter width in frames (odd)
     head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
+    cell_mels: bool = False  # the head also reads each cell's mean log-mel bands (finer onsets and offsets)
     architecture: str = "Detector"
 
     def validate(self) -> DetectorConfig:
@@ -45,6 +50,8 @@ class DetectorConfig:
             raise ConfigError(f"architecture must be 'Detector', not {self.architecture!r}")
         if not 0 < self.hop_s <= 0.25:
             raise ConfigError(f"hop_s must be in (0, 0.25], not {self.hop_s}")
+        if self.cell_mels and abs(self.hop_s * 100 - round(self.hop_s * 100)) > 1e-9:
+            raise ConfigError(f"cell_mels needs hop_s in whole 10 ms log-mel frames, not {self.hop_s}")
         if self.median < 1 or self.median % 2 == 0 or self.context < 1 or self.context % 2 == 0:
             raise ConfigError("median and context must be odd frame counts")
         if not 0 < self.threshold < 1:
@@ -86,7 +93,11 @@ class QueriedDetector(OnTowers):
         audio_dim, joint = self.towers.config.audio_dim, self.towers.config.embed_dim
         h = config.hidden
         self.norm = nn.LayerNorm(audio_dim)
-        self.audio = nn.Linear(audio_dim, h)
+        if config.cell_mels:
+            if not hasattr(self.towers.audio_encoder, "log_mel"):
+                raise ConfigError("cell_mels needs a Two-Towers model on YAMNet (its log-mel front-end)")
+            self.cell_norm = nn.LayerNorm(CELL_MELS)
+        self.audio = nn.Linear(audio_dim + (CELL_MELS if config.cell_mels else 0), h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
@@ -99,10 +110,18 @@ class QueriedDetector(OnTowers):
     # --- frozen inputs -------------------------------------------------------------------------------------
     def frames(self, wave: np.ndarray) -> torch.Tensor:
         """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
-        (mono, at the tower's sample rate)."""
+        (mono, at the tower's sample rate); with ``cell_mels``, each row ends with its cell's mean log-mel bands
+        (``[T, audio_dim + 64]``)."""
         from almkit.encoders.embed import frame_rows
 
-        return frame_rows(self.towers.audio_encoder, wave, self.config.hop_s, centred=True)
+        encoder = self.towers.audio_encoder
+        rows = frame_rows(encoder, wave, self.config.hop_s, centred=True)
+        if not self.config.cell_mels:
+            return rows
+        per_cell = round(self.config.hop_s * 100)  # 10 ms log-mel frames
+        mels = encoder.log_mel(wave)
+        mels = F.pad(mels, (0, 0, 0, len(rows) * per_cell - len(mels)), value=float(np.log(0.001)))
+        return torch.cat([rows, mels[: len(rows) * per_cell].reshape(len(rows), per_cell, -1).mean(1)], dim=1)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,7 +129,7 @@ class QueriedDetector(OnTowers):
         projection and by its training-free ConSE prior (or the projection again when it has none)."""
         from almkit.encoders.batching import fixed_blocks
 
-        flat = frames.reshape(-1, frames.shape[-1])
+        flat = frames[..., : self.towers.config.audio_dim].reshape(-1, self.towers.config.audio_dim)
         projection = self.towers.audio_projection
         towers = fixed_blocks(self.towers.project_audio, flat)
         bridge = fixed_blocks(projection.prior, flat) if hasattr(projection, "prior") else towers
@@ -130,7 +149,11 @@ class QueriedDetector(OnTowers):
         for queries ``[B, Q, joint]``."""
         b, t, _ = frames.shape
         q = queries.shape[1]
-        h = F.gelu(self.audio(self.norm(frames)))  # [B, T, H]
+        audio_dim = self.towers.config.audio_dim
+        x = self.norm(frames[..., :audio_dim])
+        if self.config.cell_mels:
+            x = torch.cat([x, self.cell_norm(frames[..., audio_dim:])], dim=-1)
+        h = F.gelu(self.audio(x))  # [B, T, H]
         gamma, beta = self.film(queries).chunk(2, dim=-1)  # [B, Q, H]
         z = h[:, None] * (1 + gamma[:, :, None]) + beta[:, :, None]  # [B, Q, T, H]
         z = F.gelu(self.temporal(z.reshape(b * q, t, -1).transpose(1, 2))).transpose(1, 2)
