@@ -25,7 +25,8 @@ from almkit.metrics.functional.classification import average_precision
 
 @dataclass
 class DetectorItem:
-    """One clip's frozen inputs and what it holds: frames ``[T, audio_dim]``, views ``[T, joint]``, events."""
+    """One clip's frozen inputs and what it holds: the detector's frames (``QueriedDetector.frames``), views
+    ``[T, joint]``, events."""
 
     id: str
     frames: torch.Tensor
