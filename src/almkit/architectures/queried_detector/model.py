@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from almkit.architectures.on_towers import OnTowers
+from almkit.encoders.yamnet import HOP, MELS, SAMPLE_RATE
 from almkit.errors import ConfigError
 
-CELL_MELS = 64  # YAMNet's log-mel bands
+MEL_HOP_S = HOP / SAMPLE_RATE  # YAMNet's log-mel frames: 10 ms
 
 
 @dataclass
@@ -50,7 +51,7 @@ class DetectorConfig:
             raise ConfigError(f"architecture must be 'Detector', not {self.architecture!r}")
         if not 0 < self.hop_s <= 0.25:
             raise ConfigError(f"hop_s must be in (0, 0.25], not {self.hop_s}")
-        if self.cell_mels and abs(self.hop_s * 100 - round(self.hop_s * 100)) > 1e-9:
+        if self.cell_mels and abs(self.hop_s / MEL_HOP_S - round(self.hop_s / MEL_HOP_S)) > 1e-9:
             raise ConfigError(f"cell_mels needs hop_s in whole 10 ms log-mel frames, not {self.hop_s}")
         if self.median < 1 or self.median % 2 == 0 or self.context < 1 or self.context % 2 == 0:
             raise ConfigError("median and context must be odd frame counts")
@@ -96,8 +97,8 @@ class QueriedDetector(OnTowers):
         if config.cell_mels:
             if not hasattr(self.towers.audio_encoder, "log_mel"):
                 raise ConfigError("cell_mels needs a Two-Towers model on YAMNet (its log-mel front-end)")
-            self.cell_norm = nn.LayerNorm(CELL_MELS)
-        self.audio = nn.Linear(audio_dim + (CELL_MELS if config.cell_mels else 0), h)
+            self.cell_norm = nn.LayerNorm(MELS)
+        self.audio = nn.Linear(audio_dim + (MELS if config.cell_mels else 0), h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
@@ -118,10 +119,10 @@ class QueriedDetector(OnTowers):
         rows = frame_rows(encoder, wave, self.config.hop_s, centred=True)
         if not self.config.cell_mels:
             return rows
-        per_cell = round(self.config.hop_s * 100)  # 10 ms log-mel frames
-        mels = encoder.log_mel(wave)
-        mels = F.pad(mels, (0, 0, 0, len(rows) * per_cell - len(mels)), value=float(np.log(0.001)))
-        return torch.cat([rows, mels[: len(rows) * per_cell].reshape(len(rows), per_cell, -1).mean(1)], dim=1)
+        per_cell = round(self.config.hop_s / MEL_HOP_S)
+        mels = encoder.log_mel(wave)  # ceil(samples / HOP) frames: never more than the cells hold
+        mels = F.pad(mels, (0, 0, 0, len(rows) * per_cell - len(mels)), value=float(np.log(0.001)))  # silence
+        return torch.cat([rows, mels.reshape(len(rows), per_cell, -1).mean(1)], dim=1)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
