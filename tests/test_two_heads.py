@@ -77,7 +77,7 @@ def test_earlier_turns_of_a_chat_are_context_not_targets(tiny_lm):
 def test_a_transcript_follows_the_audio_in_the_first_turn_and_is_not_a_target(tiny_lm):
     model = make(tiny_lm)
     history = (("Is there speech?", "yes"),)
-    _, labels = model.sequence(torch.randn(3, 1024), "What is said?", "turn left", "turn left", history)
+    _, labels = model.sequence(torch.randn(3, 1024), "What is said?", "turn left", "turn left", history=history)
     pre, post = model.prompt_ids("What is said?", history, "turn left")
     assert model.tokenizer.decode(post).startswith("\nSpeech: turn left\nIs there speech?<|im_end|>")
     assert model.tokenizer.decode(labels[labels != IGNORE]) == "turn left<|im_end|>"
@@ -100,6 +100,36 @@ def test_tags_name_the_windows_loudest_classes_in_the_prompt(tiny_lm):
     assert make(tiny_lm).tag_text(frames[:, :1024]) is None  # a model without tags
     with pytest.raises(ConfigError, match="tags"):
         TwoHeadsConfig(audio_encoder="yamnet", tags=5).validate()
+
+
+def test_the_two_towers_match_precedes_the_question_and_tells_present_from_absent(tiny_lm):
+    from almkit.architectures.two_heads.model import window_embedding
+    from almkit.architectures.two_towers import load_model
+    from almkit.encoders.cache import audio_features
+
+    model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, match="default")
+    path = str(FSDD / "3_theo_1.wav")  # a man saying "three"
+    frames = audio_features(model.config.build_encoder(), "yamnet+scores", [path], pool=False)[0][path]
+    speech, dog = model.match(frames, "Is there a speech sound?"), model.match(frames, "Is there a dog sound?")
+    assert speech > dog + 0.1  # the joint space knows a voice from a bark
+    towers = load_model("default")
+    question = torch.from_numpy(towers.embed_text(["Is there a dog sound?"])[0])
+    expected = float(window_embedding(towers, frames) @ question)
+    assert dog == pytest.approx(expected, abs=1e-6)
+    history = (("Describe the audio.", "a man speaks"),)
+    _, labels = model.sequence(frames, "Is there a dog sound?", "no", history=history)
+    pre, post = model.prompt_ids("Is there a dog sound?", history, tags=model.tag_text(frames), match=dog)
+    text = model.tokenizer.decode(post)
+    assert f"Match: {dog:.2f}\nIs there a dog sound?<|im_end|>" in text  # the last question's own score
+    assert "Match" not in text.split("Describe the audio.")[0]  # not in the first turn, whose question it isn't
+    assert (labels[: len(pre) + len(frames) + len(post)] == IGNORE).all()  # context, never a target
+    given, _ = model.sequence(frames, "Is there a dog sound?", "no", match=0.5, history=history)  # training's own
+    assert not torch.equal(given, model.sequence(frames, "Is there a dog sound?", "no", history=history)[0])
+    assert make(tiny_lm).match(frames[:, :1024], "Is there a dog sound?") is None  # a model without it
+    with pytest.raises(CheckpointError, match="another checkpoint"):
+        make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, match="default", match_sha256="0" * 64)
+    with pytest.raises(ConfigError, match=r"reads 'yamnet\+scores' audio"):
+        make(tiny_lm, audio_encoder="yamnet", match="default")
 
 
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):

@@ -17,7 +17,10 @@ class TwoHeadsConfig:
     """Audio encoder (frozen) -> projector -> soft tokens in a causal LM's chat template.
 
     ``lm`` is ``smollm2`` (the pinned asset) or a local ``transformers`` causal-LM folder. ``lora_r`` 0 trains
-    the projector only; > 0 also trains LoRA adapters on the LM's attention projections (peft).
+    the projector only; > 0 also trains LoRA adapters on the LM's attention projections (peft). ``match``
+    names a Two-Towers model over the same audio encoder: the cosine between the window (its frames' mean through
+    that model's audio projection) and the question goes into the prompt, so the LM reads how well the joint
+    space says the question fits the audio ("Is there a dog sound?" against a dog bark or a river).
     """
 
     audio_encoder: str = "yamnet+scores"
@@ -34,6 +37,8 @@ class TwoHeadsConfig:
     transcriber: str = "whisper"  # the window's transcript goes into the prompt (LTU-AS style); see TRANSCRIBERS
     phrases: tuple[str, ...] = ()  # PocketSphinx's closed vocabulary (empty: open); Whisper keeps it as metadata
     tags: int = 0  # top AudioSet tags of the window (name and score) written into the prompt; needs class scores
+    match: str = ""  # a Two-Towers model ("default" or a folder): its window-question cosine goes into the prompt
+    match_sha256: str = ""  # that model's checkpoint hash when this model was trained (checked on load)
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
     architecture: str = "Two-Heads"  # written into config.json: almkit.load reads it
@@ -49,6 +54,8 @@ class TwoHeadsConfig:
             raise ConfigError("score_prior needs projector='mlp' and audio_encoder='yamnet+scores' (class scores)")
         if self.tags < 0 or (self.tags and self.audio_encoder != "yamnet+scores"):
             raise ConfigError(f"tags={self.tags} must be >= 0, and > 0 needs audio_encoder='yamnet+scores'")
+        if self.match_sha256 and not self.match:
+            raise ConfigError("match_sha256 is set but match (the Two-Towers model) is not")
         if self.transcriber not in TRANSCRIBERS:
             raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:

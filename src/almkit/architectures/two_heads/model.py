@@ -14,11 +14,39 @@ from torch import nn
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
 from almkit.architectures.weights import load_trainable_weights, trainable_state_dict
-from almkit.errors import CheckpointError
+from almkit.errors import CheckpointError, ConfigError
 from almkit.objectives.generative import IGNORE, answer_loss, answer_positions
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
 Turns = tuple[tuple[str, str], ...]  # earlier (question, answer) turns of a conversation about the same audio
+
+
+def match_towers(config: TwoHeadsConfig):
+    """The frozen Two-Towers model whose window-question cosine the prompt carries (``config.match``), refused
+    when it reads another audio encoder or is not the checkpoint the model was trained with."""
+    from almkit.architectures.two_towers.factory import load_model
+    from almkit.architectures.two_towers.model import pretrained_path
+    from almkit.architectures.weights import checkpoint_sha256
+
+    towers = load_model(config.match, device="cpu").eval().requires_grad_(False)
+    if towers.config.audio_encoder != config.audio_encoder:
+        raise ConfigError(
+            f"match={config.match!r} reads {towers.config.audio_encoder!r} audio, this model {config.audio_encoder!r}",
+            hint="name a Two-Towers model over the same audio encoder",
+        )
+    if config.match_sha256 and checkpoint_sha256(pretrained_path(config.match)) != config.match_sha256:
+        raise CheckpointError(
+            f"the model was trained with another checkpoint of the Two-Towers model {config.match!r}",
+            source=config.match,
+            hint="retrain it with recipes/two_heads.py on the current Two-Towers model",
+        )
+    return towers
+
+
+@torch.no_grad()
+def window_embedding(towers, frames: torch.Tensor) -> torch.Tensor:
+    """``[embed_dim]``: a window's frames ``[n, D]``, mean-pooled and projected into ``towers``' joint space."""
+    return towers.project_audio(frames.float().mean(0, keepdim=True))[0].cpu()
 
 
 def lm_path(config: TwoHeadsConfig) -> Path:
@@ -67,6 +95,10 @@ class TwoHeads(nn.Module):
             norm=float(table.norm(dim=-1).mean()),
             prior=self._class_name_embeddings(table) if config.score_prior else None,
         )
+        if config.match:
+            towers = match_towers(config)
+            object.__setattr__(self, "towers", towers)  # frozen and shared: not a submodule, not in the weights
+            self._question_embeddings: dict[str, torch.Tensor] = {}
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
@@ -87,21 +119,41 @@ class TwoHeads(nn.Module):
         top = zip(indices.tolist(), values.tolist(), strict=True)
         return ", ".join(f"{self.class_names[i]} {s:.2f}" for k, (i, s) in enumerate(top) if k == 0 or s >= 0.05)
 
+    def match(self, frames: torch.Tensor, instruction: str) -> float | None:
+        """The cosine between the window and the instruction in the ``config.match`` Two-Towers model's joint
+        space, or None for a model without it."""
+        if not self.config.match:
+            return None
+        if instruction not in self._question_embeddings:
+            if len(self._question_embeddings) > 10_000:
+                self._question_embeddings.clear()
+            self._question_embeddings[instruction] = torch.from_numpy(self.towers.embed_text([instruction])[0])
+        return float(window_embedding(self.towers, frames) @ self._question_embeddings[instruction])
+
     def prompt_ids(
-        self, instruction: str, history: Turns = (), speech: str | None = None, tags: str | None = None
+        self,
+        instruction: str,
+        history: Turns = (),
+        speech: str | None = None,
+        tags: str | None = None,
+        match: float | None = None,
     ) -> tuple[list[int], list[int]]:
         """Token ids before and after the audio in the chat template: the audio opens the first user turn,
         followed by what a tagger heard in it (``tags``, see ``tag_text``) and the transcript of its speech when
         the model has a transcriber (``speech``; "" for none heard); ``history`` holds earlier (question,
-        answer) turns, and the text ends where the assistant's reply starts."""
-        key = (instruction, history, speech, tags)
+        answer) turns; the last question follows the window's ``match`` with it ("Match: 0.31", see
+        ``match``), and the text ends where the assistant's reply starts."""
+        matched = "" if match is None else f"Match: {match:.2f}\n"
+        key = (instruction, history, speech, tags, matched)
         if key not in self._prompts:
             if len(self._prompts) > 50_000:  # every window has its own tags and transcript
                 self._prompts.clear()
             heard = "" if speech is None else f"Speech: {speech or '(none)'}\n"
             tagged = "" if tags is None else f"Tags: {tags}\n"
             messages = [{"role": "system", "content": self.config.system}]
-            for i, (q, a) in enumerate((*history, (instruction, None))):
+            turns = (*history, (instruction, None))
+            for i, (q, a) in enumerate(turns):
+                q = f"{matched}{q}" if i == len(turns) - 1 else q
                 messages.append({"role": "user", "content": f"{AUDIO_SLOT}\n{tagged}{heard}{q}" if i == 0 else q})
                 if a is not None:
                     messages.append({"role": "assistant", "content": a})
@@ -120,11 +172,15 @@ class TwoHeads(nn.Module):
         instruction: str,
         answer: str | None = None,
         speech: str | None = None,
+        match: float | None = None,
         history: Turns = (),
     ):
         """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere
-        (system prompt, audio, tags, transcript, question, earlier turns)."""
-        pre, post = self.prompt_ids(instruction, history, speech, self.tag_text(frames))
+        (system prompt, audio, tags, transcript, match, question, earlier turns). ``match`` is computed when the
+        model reads one and it is not given (training passes cross-fitted ones)."""
+        if match is None:
+            match = self.match(frames, instruction)
+        pre, post = self.prompt_ids(instruction, history, speech, self.tag_text(frames), match)
         ans = self.answer_ids(answer) if answer is not None else []
         embed = self.lm.get_input_embeddings()
         device = embed.weight.device
@@ -151,7 +207,7 @@ class TwoHeads(nn.Module):
     # --- training -----------------------------------------------------------------------------------------
     def training_step(self, batch: list[tuple]) -> torch.Tensor:
         """Mean next-token loss over the assistant's tokens; items are ``(frames, instruction, answer[,
-        transcript])``. Batches are left-padded, so every answer ends at the last position: the vocabulary
+        transcript[, match]])``. Batches are left-padded, so every answer ends at the last position: the vocabulary
         projection runs only over the last ``k`` positions that hold them."""
         embeds, mask, labels, positions = self.collate([self.sequence(*item) for item in batch])
         k = answer_positions(labels)
