@@ -22,26 +22,34 @@ the same batches in the same order. The shipped weights: see the card.json besid
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from almkit.architectures.two_heads import TwoHeadsConfig, create_model
+from almkit.architectures.two_heads.model import match_towers, window_embedding
+from almkit.architectures.two_towers import TwoTowersConfig
+from almkit.architectures.two_towers import load_model as load_towers
+from almkit.architectures.two_towers.model import pretrained_path as towers_path
+from almkit.architectures.weights import checkpoint_sha256
 from almkit.assets import sha256_file
 from almkit.data.instructions import clip_examples, silence_clips
-from almkit.data.manifest import QA, Clip, read_manifest
+from almkit.data.manifest import QA, Clip, read_manifest, write_manifest
 from almkit.data.scenes.language import presence_question
 from almkit.data.suites import other_groups, presence_qa
 from almkit.encoders.cache import audio_features, transcripts
 from almkit.training.checkpoint import load_checkpoint
 from almkit.training.engine import TrainConfig
 from almkit.training.two_heads import train_two_heads
+from almkit.training.two_towers import train_two_towers
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "almkit" / "pretrained" / "two_heads"
@@ -55,6 +63,7 @@ MODEL = TwoHeadsConfig(
     lora_r=8,
     transcriber="whisper",
     tags=5,
+    match="default",
 )
 
 
@@ -116,12 +125,67 @@ def training_clips(
     return {"bank": bank_clips, "scene": scene_clips, "silence": silent}
 
 
+def fold_of(audio: str, folds: int) -> int:
+    """A clip's cross-fitting fold, from its audio path (stable across runs and machines)."""
+    return int(hashlib.sha256(audio.encode()).hexdigest(), 16) % folds
+
+
+def fold_towers(work: Path, out: Path, folds: int) -> tuple[list, set[str]]:
+    """``folds`` Two-Towers models trained as the shipped default was (its card's model and training settings,
+    its WiSE-FT alpha), each on its training manifest (``<work>/train.jsonl``, written by
+    recipes/default_model.py) without one fold of the clips: model ``k`` has never heard a clip of fold ``k``.
+    Returns the models and the audio paths of the manifest."""
+    manifest = work / "train.jsonl"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest}: the Two-Towers training manifest is missing; run recipes/default_model.py")
+    card = json.loads((towers_path("default") / "card.json").read_text())
+    clips = list(read_manifest(manifest, allow_outside=True))
+    models = []
+    for k in range(folds):
+        run = out / "match-folds" / f"fold-{k}"
+        if not (run / "model" / "model.safetensors").is_file():
+            run.mkdir(parents=True, exist_ok=True)
+            if not (run / "cache").exists():  # the default's feature cache: the folds only select clips
+                (run / "cache").symlink_to((work / "run" / "cache").resolve())
+            write_manifest(run / "train.jsonl", (c for c in clips if fold_of(str(c.audio_path), folds) != k))
+            config = TrainConfig(out_dir=str(run), **card["training"])
+            train_two_towers(run / "train.jsonl", config, TwoTowersConfig(**card["model"]), allow_outside=True)
+        model = load_towers(str(run / "model"))
+        model.audio_projection.correction_scale = card["wise_ft_alpha"]
+        models.append(model.eval())
+    return models, {str(c.audio_path) for c in clips}
+
+
+def crossfit_matches(examples, frames, config: TwoHeadsConfig, work: Path, out: Path, folds: int) -> list[float]:
+    """Each example's match score (``TwoHeads.match``) from a Two-Towers model that never trained on its clip:
+    the fold model for a clip of the towers' training data (a score from the shipped model would be inflated on
+    the clips it was trained on, and the LM would learn to trust it too much), the shipped model for the
+    others (silence)."""
+    folded, seen = fold_towers(work, out, folds)
+    shipped = match_towers(config)
+    instructions = sorted({e.instruction for e in examples})
+    texts: dict[int, dict[str, torch.Tensor]] = {}
+    windows: dict[tuple[int, str], torch.Tensor] = {}
+    scores = []
+    for e in examples:
+        k = fold_of(e.audio, folds) if e.audio in seen else -1
+        towers = folded[k] if k >= 0 else shipped
+        if k not in texts:
+            texts[k] = dict(zip(instructions, torch.from_numpy(towers.embed_text(instructions)), strict=True))
+        if (k, e.audio) not in windows:
+            windows[k, e.audio] = window_embedding(towers, frames[e.audio])
+        scores.append(float(windows[k, e.audio] @ texts[k][e.instruction]))
+    return scores
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bank", type=Path, default=REPO / "build" / "default-model" / "suites" / "everyday")
     ap.add_argument("--scenes", type=Path, default=REPO / "build" / "default-model" / "suites" / "scenes")
     ap.add_argument("--scenes-max", type=int, default=600, help="train scenes to sample")
     ap.add_argument("--silence", type=int, default=48, help="clips of silence and faint noise")
+    ap.add_argument("--towers-work", type=Path, default=REPO / "build" / "default-model", help="its recipe's --work")
+    ap.add_argument("--match-folds", type=int, default=5, help="Two-Towers models cross-fitted for the match scores")
     ap.add_argument("--out", type=Path, default=REPO / "build" / "two-heads")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -153,18 +217,18 @@ def main() -> None:
     examples = [e for c in clips for e in clip_examples(c) for _ in range(repeat.get(e.task, 1))]
     if unknown := set(repeat) - {e.task for e in examples}:
         ap.error(f"--repeat names no task of the data: {sorted(unknown)} (tasks: {sorted({e.task for e in examples})})")
-    config = MODEL
+    config = replace(MODEL, match_sha256=checkpoint_sha256(towers_path(MODEL.match)))
     audio = sorted({e.audio for e in examples})
     encoder = config.build_encoder()
     frames, failures = audio_features(encoder, config.audio_encoder, audio, args.out / "frames.safetensors", pool=False)
     heard, failed = transcripts(config.build_transcriber(), audio, args.out / "transcripts.json")
     for path, message in failures + failed:
         print(f"skipped {path}: {message}")
+    examples = [e for e in examples if e.audio in frames and e.audio in heard]
+    matches = crossfit_matches(examples, frames, config, args.towers_work, args.out, args.match_folds)
     t_frames = time.perf_counter() - t0
     data = [
-        (frames[e.audio], e.instruction, e.answer, heard[e.audio])
-        for e in examples
-        if e.audio in frames and e.audio in heard
+        (frames[e.audio], e.instruction, e.answer, heard[e.audio], m) for e, m in zip(examples, matches, strict=True)
     ]
     init_card = None
     if args.init:
@@ -206,7 +270,8 @@ def main() -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "loss": {"step": at["step"], "value": at["loss"]},
-        "minutes_frames": round(t_frames / 60, 1),  # frames and transcripts
+        "minutes_frames": round(t_frames / 60, 1),  # frames, transcripts and the cross-fitted match scores
+        "match_folds": args.match_folds,
         "minutes": round((t_frames + at["seconds"]) / 60, 1),
         "recipe": "python " + " ".join(["recipes/two_heads.py", *sys.argv[1:]]),
     }

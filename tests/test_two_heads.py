@@ -4,6 +4,7 @@ and real YAMNet frames: label mask, projector shapes, save/load, determinism, wi
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -350,9 +351,9 @@ def test_caption_ask_chat_commands(tiny_lm, tmp_path):
 def test_train_two_heads_from_examples_and_continue_from_a_model(tiny_lm, tmp_path):
     from almkit.training.two_heads import train_two_heads
 
-    config = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet", lora_r=4, transcriber="none")
+    config = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet+scores", lora_r=4, transcriber="none")
     g = torch.Generator().manual_seed(0)
-    data = [(torch.randn(3, 1024, generator=g), "Describe the audio.", "a dog barks", None) for _ in range(16)]
+    data = [(torch.rand(3, 1545, generator=g), "Describe the audio.", "a dog barks", None) for _ in range(16)]
     train = TrainConfig(out_dir=str(tmp_path / "a"), max_steps=4, batch_size=1, lr=1e-2, progress=False)
     model, result = train_two_heads(data, config, train, batch_size=4)
     assert result.steps == 4 and np.isfinite(result.last_loss)
@@ -360,6 +361,11 @@ def test_train_two_heads_from_examples_and_continue_from_a_model(tiny_lm, tmp_pa
     again = TrainConfig(out_dir=str(tmp_path / "b"), max_steps=2, batch_size=1, lr=1e-2, progress=False)
     _, result = train_two_heads(data, config, again, batch_size=4, init=tmp_path / "m")
     assert result.steps == 2
-    other = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet", lora_r=8, transcriber="none")
+    reading = replace(config, match="default")  # a model learns to read the match line besides: allowed
+    scored = [(*item, 0.25) for item in data]  # the recipe's cross-fitted scores
+    again = replace(again, out_dir=str(tmp_path / "c"))
+    model, result = train_two_heads(scored, reading, again, batch_size=4, init=tmp_path / "m")
+    assert result.steps == 2 and model.config.match == "default"
+    other = TwoHeadsConfig(lm=str(tiny_lm), audio_encoder="yamnet+scores", lora_r=8, transcriber="none")
     with pytest.raises(ConfigError, match="differs"):
         train_two_heads(data, other, again, batch_size=4, init=tmp_path / "m")
