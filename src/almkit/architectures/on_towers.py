@@ -17,6 +17,20 @@ from torch import nn
 from almkit.errors import CheckpointError
 
 
+def check_towers(name: str | Path, sha256: str, source, kind: str, recipe: str) -> None:
+    """Refuse a ``kind`` model trained on another checkpoint of the Two-Towers model ``name`` than the one there
+    now (``sha256``, recorded at training; empty: not recorded)."""
+    from almkit.architectures.two_towers.model import pretrained_path
+    from almkit.architectures.weights import checkpoint_sha256
+
+    if sha256 and checkpoint_sha256(pretrained_path(name)) != sha256:
+        raise CheckpointError(
+            f"the {kind} was trained on another checkpoint of the Two-Towers model {str(name)!r}",
+            source=source,
+            hint=f"retrain it ({recipe}) on the current Two-Towers model",
+        )
+
+
 class OnTowers(nn.Module):
     """Base of a model on the Two-Towers model ``config.towers``; subclasses set the class variables."""
 
@@ -52,8 +66,7 @@ class OnTowers(nn.Module):
         """Load ``default`` or a folder written by :meth:`save_pretrained`; refuses weights trained on another
         checkpoint of the towers."""
         from almkit.architectures import load_config
-        from almkit.architectures.two_towers.model import pretrained_path as towers_path
-        from almkit.architectures.weights import checkpoint_sha256, read_weights
+        from almkit.architectures.weights import read_weights
 
         folder = cls.folder(name)
         if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
@@ -63,12 +76,7 @@ class OnTowers(nn.Module):
                 hint=f"pass 'default' or a folder written by {cls.recipe}",
             )
         config = load_config(cls.config_class, folder / "config.json", cls.kind)
-        if config.towers_sha256 and checkpoint_sha256(towers_path(config.towers)) != config.towers_sha256:
-            raise CheckpointError(
-                f"the {cls.kind.lower()} was trained on another checkpoint of the Two-Towers model {config.towers!r}",
-                source=folder,
-                hint=f"retrain it ({cls.recipe}) on the current Two-Towers model",
-            )
+        check_towers(config.towers, config.towers_sha256, folder, cls.kind.lower(), cls.recipe)
         model = cls(config, towers)
         try:
             model.load_state_dict(read_weights(folder / "model.safetensors"))

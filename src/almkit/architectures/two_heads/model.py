@@ -24,9 +24,8 @@ Turns = tuple[tuple[str, str], ...]  # earlier (question, answer) turns of a con
 def match_towers(config: TwoHeadsConfig):
     """The frozen Two-Towers model whose window-question cosine the prompt carries (``config.match``), refused
     when it reads another audio encoder or is not the checkpoint the model was trained with."""
+    from almkit.architectures.on_towers import check_towers
     from almkit.architectures.two_towers.factory import load_model
-    from almkit.architectures.two_towers.model import pretrained_path
-    from almkit.architectures.weights import checkpoint_sha256
 
     towers = load_model(config.match, device="cpu").eval().requires_grad_(False)
     if towers.config.audio_encoder != config.audio_encoder:
@@ -34,12 +33,7 @@ def match_towers(config: TwoHeadsConfig):
             f"match={config.match!r} reads {towers.config.audio_encoder!r} audio, this model {config.audio_encoder!r}",
             hint="name a Two-Towers model over the same audio encoder",
         )
-    if config.match_sha256 and checkpoint_sha256(pretrained_path(config.match)) != config.match_sha256:
-        raise CheckpointError(
-            f"the model was trained with another checkpoint of the Two-Towers model {config.match!r}",
-            source=config.match,
-            hint="retrain it with recipes/two_heads.py on the current Two-Towers model",
-        )
+    check_towers(config.match, config.match_sha256, config.match, "Two-Heads model", "recipes/two_heads.py --match")
     return towers
 
 
