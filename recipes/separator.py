@@ -7,6 +7,7 @@ on 200 fixed triples of the scenes' and the open-world mixtures' validation spli
 touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
 
 Usage: python recipes/separator.py [--suites build/default-model/suites] [--steps 3000] [--max-minutes 110]
+       [--no-match]
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     ap.add_argument("--mixtures", type=int, default=1500)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--max-minutes", type=float, default=110.0)
+    ap.add_argument("--match", action=argparse.BooleanOptionalAction, default=True,
+                    help="read the towers' per-cell match of the query (SeparatorConfig.match)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(2)
     started = time.time()
@@ -48,7 +51,7 @@ def main() -> None:
         list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(args.bank_mixtures / "train.jsonl"))
     )
     val = load_mixtures(list(read_manifest(scenes / "validation.jsonl")) + list(read_manifest(ow / "validation.jsonl")))
-    model = QueriedSeparator(SeparatorConfig(towers_sha256=checkpoint_sha256(towers_path("default"))))
+    model = QueriedSeparator(SeparatorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), match=args.match))
     triples = validation_triples(val, model.towers.config.prompt, 200, seed=1)
     config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes)
     log = train_separator(model, train, triples, config)

@@ -178,8 +178,9 @@ def test_detector_head_trains_on_real_mixtures(mixtures, towers):
 
 
 # --- separation ---------------------------------------------------------------------------------------------
-def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers):
-    separator = QueriedSeparator(SeparatorConfig(window_s=3.0), towers)
+@pytest.mark.parametrize("match", [False, True])
+def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers, match):
+    separator = QueriedSeparator(SeparatorConfig(window_s=3.0, match=match), towers)
     wave = np.concatenate([_mono(f"{SOUNDS}/{n}.oga") for n in ("bell", "complete", "phone-incoming-call")] * 2)
     target, rest = separator.separate(wave, "a bell")
     assert target.shape == wave.shape and np.allclose(target + rest, wave, atol=1e-6)
@@ -188,17 +189,51 @@ def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers):
     assert np.abs(whole - target).max() < 1e-5
 
 
-def test_separator_trains_on_real_mixtures(mixtures, towers):
+def test_separator_match_track_rises_where_the_query_sounds(towers):
+    separator = QueriedSeparator(SeparatorConfig(match=True), towers)
+    bell = _mono(f"{SOUNDS}/phone-incoming-call.oga")
+    wave = np.concatenate([np.zeros(48_000, np.float32), bell, np.zeros(48_000, np.float32)])
+    frames = 1 + len(wave) // separator.config.hop
+    track = separator.track(separator.cells(wave), separator.embed_queries(["a phone ringing"])[0], 0, frames)
+    seconds = np.arange(frames) * separator.config.hop / 16_000
+    inside = (seconds > 3.5) & (seconds < 2.5 + len(bell) / 16_000)
+    assert len(track) == frames and track[inside].mean() > track[seconds < 2].mean() + 0.1
+    part = separator.track(separator.cells(wave), separator.embed_queries(["a phone ringing"])[0], 16_000, 50)
+    assert torch.allclose(part, track[125:175])  # a part's track is the whole track at its frames
+    with pytest.raises(ConfigError, match="match_hop_s"):
+        SeparatorConfig(match_hop_s=0).validate()
+
+
+@pytest.mark.parametrize("match", [False, True])
+def test_separator_trains_on_real_mixtures(mixtures, towers, match):
     from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples
 
     torch.manual_seed(0)
-    separator = QueriedSeparator(SeparatorConfig(channels=32, dilations=(1, 2, 4)), towers)
+    separator = QueriedSeparator(SeparatorConfig(channels=32, dilations=(1, 2, 4), match=match), towers)
     train = load_mixtures(list(read_manifest(mixtures)))
     triples = validation_triples(train, towers.config.prompt, 6, seed=0)
     config = SeparatorTrainConfig(steps=60, batch=4, seconds=2.0, lr=3e-3, every=30)
     log = train_separator(separator, train, triples, config, progress=False)
     gains = [g for _, g in log["validation_si_sdri"]]
     assert max(gains[1:]) > gains[0] and log["loss"][-1][1] < log["loss"][0][1]
+
+
+def test_separation_queries_merge_same_captions_and_skip_the_whole_mixture(mixtures):
+    from dataclasses import replace
+
+    from almkit.tasks.separation import queries
+
+    clip = next(iter(read_manifest(mixtures)))
+    stems = [sf.read(s.audio_path, dtype="float32")[0] for s in clip.stems]
+    mixture = np.sum(stems, axis=0)
+    asked, skipped = queries(clip, mixture, stems)
+    assert skipped == 0 and [q.stems for q in asked] == [[k] for k in range(len(stems))]
+    renamed = [clip.stems[0], *(replace(s, caption="a sound") for s in clip.stems[1:])]
+    asked, skipped = queries(replace(clip, stems=renamed), mixture, stems)  # the rest share one caption
+    assert skipped == 0 and [q.stems for q in asked] == [[0], list(range(1, len(stems)))]
+    assert np.allclose(asked[1].reference, np.sum(stems[1:], axis=0))
+    every = [replace(s, caption="a sound") for s in clip.stems]  # one caption names the whole mixture
+    assert queries(replace(clip, stems=every), mixture, stems) == ([], 1)
 
 
 def test_shipped_separator_cli(tmp_path):

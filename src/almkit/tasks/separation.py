@@ -1,10 +1,12 @@
-"""Language-queried source separation: each stem of each mixture is asked for by its caption; the estimate is
-scored against the stem by SI-SDR and SDR and their improvements over the unprocessed mixture, overall and per
-query type (the stem's kind in a scene: instrument, drum, event, digit, speech; its sound group in a mixture of
-everyday recordings). Per-item scores are computed at inference (the estimates are not kept)."""
+"""Language-queried source separation: each stem of each mixture is asked for by its caption (:func:`queries`);
+the estimate is scored against the stems with that caption by SI-SDR and SDR and their improvements over the
+unprocessed mixture, overall and per query type (the stem's kind in a scene: instrument, drum, event, digit,
+speech; its sound group in a mixture of everyday recordings). Per-item scores are computed at inference (the
+estimates are not kept)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,36 @@ def query_types(clip) -> list[str]:
     """The type of each stem's query: a scene's event kinds, a mixture's sound groups, else ``all``."""
     kinds = [e.get("kind") for e in clip.extra.get("events", [])] or clip.extra.get("groups", [])
     return list(kinds) if len(kinds) == len(clip.stems) and all(kinds) else ["all"] * len(clip.stems)
+
+
+@dataclass
+class Query:
+    """One query of a mixture: a caption, the stems it names (their sum is the reference) and its type."""
+
+    caption: str
+    stems: list[int]
+    reference: np.ndarray
+    type: str
+
+
+def queries(clip, mixture: np.ndarray, stems: list[np.ndarray]) -> tuple[list[Query], int]:
+    """``(queries, skipped)`` of a mixture and its stems (cut to a common length): one query per distinct stem
+    caption, whose reference is the sum of the stems with that caption (two marimba notes are both "a marimba
+    note"). Skipped: a silent reference, and one that is the whole mixture (a scene of one source: nothing to
+    separate, and the mixture's own SI-SDR is infinite, so an improvement is undefined)."""
+    n = min(len(mixture), *map(len, stems))
+    kinds = query_types(clip)
+    captions = [s.caption for s in clip.stems]
+    out, skipped = [], 0
+    for caption in dict.fromkeys(captions):
+        ks = [k for k, c in enumerate(captions) if c == caption]
+        reference = np.sum([stems[k][:n] for k in ks], axis=0)
+        rest = mixture[:n] - reference
+        if not np.any(reference) or np.square(rest).sum() <= 1e-6 * np.square(reference).sum():
+            skipped += 1
+            continue
+        out.append(Query(caption, ks, reference, kinds[ks[0]]))
+    return out, skipped
 
 
 class LanguageQueriedSeparation(Task):
@@ -45,15 +77,13 @@ class LanguageQueriedSeparation(Task):
             except AudioError as err:
                 failures.append((path, str(err)))
                 continue
-            for k, (stem, kind) in enumerate(zip(stems, query_types(clip), strict=True)):
-                if not np.any(stem):
-                    continue  # a silent stem has no SDR
-                n = min(len(stem), len(mixture))
-                target, _ = model.separate(mixture[:n], clip.stems[k].caption)
-                row = {"id": f"{clip.id}#{k}", "query": clip.stems[k].caption, "type": kind}
+            for query in queries(clip, mixture, stems)[0]:
+                n = len(query.reference)
+                target, _ = model.separate(mixture[:n], query.caption)
+                row = {"id": f"{clip.id}#{query.stems[0]}", "query": query.caption, "type": query.type}
                 for name, fn in (("SI-SDR", si_sdr), ("SDR", sdr)):
-                    row[name] = fn(target, stem[:n])
-                    row[f"{name}i"] = row[name] - fn(mixture[:n], stem[:n])
+                    row[name] = fn(target, query.reference)
+                    row[f"{name}i"] = row[name] - fn(mixture[:n], query.reference)
                 rows.append(row)
         write_jsonl(folder / "predictions.jsonl", rows)
         return failures

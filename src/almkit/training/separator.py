@@ -3,9 +3,10 @@
 A step draws ``batch`` (mixture, target, query) triples: a mixture of at least two labels, one of them, and as
 the query either that label in the Two-Towers prompt or, when one stem holds it, the stem's caption; the target
 is the sum of the mixture's stems of that label. Longer mixtures are cut to ``seconds`` at random (the target
-and the rest must sound in the cut). The loss is the negative SI-SDR of the estimated waveform, soft-capped at
-30 dB. Every ``every`` steps the mean SI-SDR
-improvement over a fixed set of validation triples is measured, and the best weights are kept.
+and the rest must sound in the cut). A model with ``match`` reads the query's track over the towers' cells of the
+whole mixture (computed once per mixture before training), as it does at inference. The loss is the negative
+SI-SDR of the estimated waveform, soft-capped at 30 dB. Every ``every`` steps the mean SI-SDR improvement over a
+fixed set of validation triples is measured (by ``separate``, as at inference), and the best weights are kept.
 """
 
 from __future__ import annotations
@@ -89,11 +90,10 @@ def validation_triples(mixtures: list[Mixture], prompt: str, n: int, seed: int) 
 
 @torch.no_grad()
 def validation_si_sdri(model: QueriedSeparator, triples) -> float:
-    model.eval()
     gains = []
     for m, label, query in triples:
         mix = m.mixture.astype(np.float32) / 32768
-        estimate = model(torch.from_numpy(mix)[None], model.embed_queries([query]))[0].numpy()
+        estimate = model.separate(mix, query)[0]
         target = m.target(label)
         gains.append(si_sdr(estimate, target) - si_sdr(mix, target))
     return float(np.mean(gains))
@@ -101,7 +101,7 @@ def validation_si_sdri(model: QueriedSeparator, triples) -> float:
 
 def _batch(model, train, config, rng, prompt, rate):
     length = int(config.seconds * rate)
-    mixes, targets, queries = [], [], []
+    mixes, targets, queries, picked = [], [], [], []
     while len(mixes) < config.batch:
         m = rng.choice(train)
         if len(set(m.labels)) < 2:
@@ -120,7 +120,8 @@ def _batch(model, train, config, rng, prompt, rate):
         mixes.append(mix)
         targets.append(tgt)
         queries.append(m.query(label, prompt, rng))
-    return torch.from_numpy(np.stack(mixes)), torch.from_numpy(np.stack(targets)), queries
+        picked.append((m.id, start))
+    return torch.from_numpy(np.stack(mixes)), torch.from_numpy(np.stack(targets)), queries, picked
 
 
 def train_separator(
@@ -132,6 +133,7 @@ def train_separator(
 ) -> dict:
     """Train in place; keeps the weights with the best validation SI-SDRi. Returns a log."""
     from rich.progress import Progress
+    from rich.progress import track as track_progress
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -140,6 +142,11 @@ def train_separator(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.05)
     cache: dict[str, torch.Tensor] = {}
+    cells = {}
+    if model.config.match:
+        for m in track_progress(train, "the towers' cells of the mixtures", disable=not progress, transient=True):
+            cells[m.id] = model.cells(m.mixture.astype(np.float32) / 32768)
+    frames = 1 + int(config.seconds * rate) // model.config.hop
     best = (validation_si_sdri(model, validation), 0, {k: v.clone() for k, v in model.state_dict().items()})
     log = {"validation_si_sdri": [[0, round(best[0], 3)]], "loss": []}
     started, losses = time.time(), []
@@ -147,11 +154,16 @@ def train_separator(
         task = bar.add_task("training the separator", total=config.steps)
         for step in range(1, config.steps + 1):
             model.train()
-            mixes, targets, queries = _batch(model, train, config, rng, prompt, rate)
+            mixes, targets, queries, picked = _batch(model, train, config, rng, prompt, rate)
             missing = [q for q in dict.fromkeys(queries) if q not in cache]
             if missing:
                 cache.update(zip(missing, model.embed_queries(missing), strict=True))
-            estimate = model(mixes, torch.stack([cache[q] for q in queries]))
+            vectors = torch.stack([cache[q] for q in queries])
+            tracks = None
+            if model.config.match:
+                pairs = zip(picked, vectors, strict=True)
+                tracks = torch.stack([model.track(cells[i], v, start, frames) for (i, start), v in pairs])
+            estimate = model(mixes, vectors, tracks)
             loss = si_sdr_loss(estimate, targets)
             optimizer.zero_grad()
             loss.backward()

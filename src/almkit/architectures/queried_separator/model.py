@@ -7,7 +7,11 @@ A mask network on the short-time Fourier transform, conditioned on the query by 
 * the query is embedded by the Two-Towers text tower and projection (frozen, shared with the other models), and
   every block's activations are scaled and shifted by a linear map of it (FiLM, Perez et al., 2018);
 * the network is a stack of residual blocks over time: pointwise convolutions mix the frequency channels, and
-  dilated depthwise convolutions (dilations 1 to 32, twice) see about 2 s of context.
+  dilated depthwise convolutions (dilations 1 to 32, twice) see about 2 s of context;
+* with ``match``, it also reads *when* the query sounds: the Two-Towers cosine between the query and the audio
+  tower's window centred on each ``match_hop_s`` cell (as the detector scores frames), interpolated to the STFT
+  frames, enters as one more input channel. The towers were trained on far more kinds of sound than the
+  separator's mixtures hold, so this tells the network where a sound it never heard is.
 
 The network is convolutional in time, so a long file is separated in windows overlapping by more than the
 receptive field, each keeping only its middle: the result matches a whole-file pass (no seams). Training
@@ -37,6 +41,8 @@ class SeparatorConfig:
     channels: int = 256
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32)
     window_s: float = 20.0  # inference window for long files
+    match: bool = False  # read the towers' per-cell match of the query (see the module docstring)
+    match_hop_s: float = 0.24
     architecture: str = "Separator"
 
     def validate(self) -> SeparatorConfig:
@@ -44,6 +50,8 @@ class SeparatorConfig:
             raise ConfigError(f"architecture must be 'Separator', not {self.architecture!r}")
         if self.hop <= 0 or self.n_fft < self.hop or self.channels <= 0 or not self.dilations:
             raise ConfigError("n_fft >= hop > 0, channels > 0 and at least one dilation are needed")
+        if not 0 < self.match_hop_s <= 1:
+            raise ConfigError(f"match_hop_s must be in (0, 1] seconds, not {self.match_hop_s}")
         return self
 
     @property
@@ -86,6 +94,10 @@ class QueriedSeparator(OnTowers):
         self.inp = nn.Conv1d(bins, c, 1)
         self.blocks = nn.ModuleList(_Block(c, d, cond) for d in config.dilations)
         self.out = nn.Conv1d(c, bins, 1)
+        if config.match:
+            if self.towers.audio_encoder.sample_rate != config.sample_rate:
+                raise ConfigError(f"match needs a Two-Towers audio tower at {config.sample_rate} Hz")
+            self.match_in = nn.Conv1d(1, c, 1)
 
     def embed_queries(self, queries: list[str]) -> torch.Tensor:
         """``[Q, joint]``: the queries, as written, through the Two-Towers text tower and projection."""
@@ -95,10 +107,33 @@ class QueriedSeparator(OnTowers):
         c = self.config
         return torch.stft(wave, c.n_fft, c.hop, window=self.window, center=True, return_complex=True)
 
-    def forward(self, mixtures: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        """Estimates ``[B, S]`` of waves ``[B, S]`` for query vectors ``[B, joint]``."""
+    @torch.no_grad()
+    def cells(self, wave: np.ndarray) -> torch.Tensor:
+        """``[T, joint]``: the towers' projection of a window centred on each ``match_hop_s`` cell of ``wave``."""
+        from almkit.encoders.batching import fixed_blocks
+        from almkit.encoders.embed import frame_rows
+
+        rows = frame_rows(self.towers.audio_encoder, np.asarray(wave, np.float32), self.config.match_hop_s, True)
+        return fixed_blocks(self.towers.project_audio, rows)
+
+    def track(self, cells: torch.Tensor, query: torch.Tensor, start: int, frames: int) -> torch.Tensor:
+        """``[frames]``: the query's cosine with ``cells`` (``[T, joint]``, of the whole wave) at the STFT frames
+        of a part starting at sample ``start``, linearly interpolated between cell centres."""
+        c = self.config
+        cosine = cells @ query
+        seconds = (start + torch.arange(frames) * c.hop) / c.sample_rate  # the frames' centres
+        position = (seconds / c.match_hop_s - 0.5).clamp(0, len(cosine) - 1)
+        low = position.floor().long()
+        w = position - low
+        return cosine[low] * (1 - w) + cosine[(low + 1).clamp(max=len(cosine) - 1)] * w
+
+    def forward(self, mixtures: torch.Tensor, queries: torch.Tensor, tracks: torch.Tensor | None = None):
+        """Estimates ``[B, S]`` of waves ``[B, S]`` for query vectors ``[B, joint]`` (and, with ``match``, their
+        :meth:`track` ``[B, frames]``)."""
         spec = self._stft(mixtures)  # [B, bins, frames]
         x = self.inp(torch.log1p(spec.abs()))
+        if self.config.match:
+            x = x + self.match_in(10 * tracks[:, None])  # cosines of 0.1-0.5 as inputs of order one
         for block in self.blocks:
             x = block(x, queries)
         mask = torch.sigmoid(self.out(x))
@@ -113,16 +148,22 @@ class QueriedSeparator(OnTowers):
         q = self.embed_queries([query])
         x = torch.from_numpy(np.asarray(wave, np.float32))
         c = self.config
+        cells = self.cells(wave) if c.match else None
+
+        def run(a: int, b: int) -> torch.Tensor:
+            track = self.track(cells, q[0], a, 1 + (b - a) // c.hop)[None] if c.match else None
+            return self(x[None, a:b], q, track)[0]
+
         window = int(c.window_s * c.sample_rate)
         margin = (c.receptive_frames // 2 + 2) * c.hop  # samples a window's edge can influence, and more
         if len(x) <= window:
-            target = self(x[None], q)[0]
+            target = run(0, len(x))
         else:
             target = torch.zeros_like(x)
             step = window - 2 * margin
             for start in range(0, len(x), step):
                 a, b = max(0, start - margin), min(len(x), start + step + margin)
-                part = self(x[None, a:b], q)[0]
+                part = run(a, b)
                 target[start : min(len(x), start + step)] = part[start - a : start - a + min(step, len(x) - start)]
         target = target.numpy()
         return target, np.asarray(wave, np.float32) - target
