@@ -133,6 +133,34 @@ def test_the_two_towers_match_precedes_the_question_and_tells_present_from_absen
         make(tiny_lm, audio_encoder="yamnet", match="default")
 
 
+def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(tiny_lm):
+    from almkit.encoders.cache import audio_features
+
+    model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, match="default", match_line=False)
+    path = str(FSDD / "3_theo_1.wav")  # a man saying "three"
+    frames = audio_features(model.config.build_encoder(), "yamnet+scores", [path], pool=False)[0][path]
+    questions = ["Is there a dog sound?", "Describe the audio."]
+    plain = model.generate([frames, frames], questions, max_new_tokens=4)
+    assert "Match" not in model.tokenizer.decode(model.prompt_ids(questions[0], tags=model.tag_text(frames))[1])
+
+    def answers(*weights):
+        model.config = replace(model.config, presence=weights)
+        return model.generate([frames, frames], questions, max_new_tokens=4)
+
+    assert answers(0, 0, 0, 1.0) == ["yes", plain[1]] and answers(0, 0, 0, -1.0) == ["no", plain[1]]
+    embeds, mask, _, positions = model.collate([model.sequence(frames, questions[0])])
+    margin = float(model.yes_no_margins(embeds, mask, positions)[0])
+    assert answers(1.0, 0, 0, 0) == ["yes" if margin > 0 else "no", plain[1]]  # the LM's own preference
+    dog = model.match(frames, model.towers.config.prompt.format("dog"))  # the named sound in the towers' prompt
+    assert answers(0, 1.0, 0, 1e-3 - dog)[0] == "yes" and answers(0, 1.0, 0, -1e-3 - dog)[0] == "no"
+    asked = model.match(frames, questions[0])  # the question as written
+    assert answers(0, 0, 1.0, 1e-3 - asked)[0] == "yes" and answers(0, 0, 1.0, -1e-3 - asked)[0] == "no"
+    with pytest.raises(ConfigError, match="presence"):
+        TwoHeadsConfig(presence=(1.0, 0, 0, 0)).validate()  # no match
+    with pytest.raises(ConfigError, match="presence"):
+        TwoHeadsConfig(match="default", presence=(1.0, 0)).validate()
+
+
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):
     digits = "zero one two three four five six seven eight nine".split()
     model = make(tiny_lm, audio_encoder="yamnet", transcriber="pocketsphinx", phrases=tuple(digits))

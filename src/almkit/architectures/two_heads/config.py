@@ -20,7 +20,9 @@ class TwoHeadsConfig:
     the projector only; > 0 also trains LoRA adapters on the LM's attention projections (peft). ``match``
     names a Two-Towers model over the same audio encoder: the cosine between the window (its frames' mean through
     that model's audio projection) and the question goes into the prompt, so the LM reads how well the joint
-    space says the question fits the audio ("Is there a dog sound?" against a dog bark or a river).
+    space says the question fits the audio ("Is there a dog sound?" against a dog bark or a river); with
+    ``match_line`` off it stays out of the prompt. ``presence`` (needs ``match``) decides the yes or no of a
+    presence question from the LM and the joint space together (see ``TwoHeads.presence_logits``).
     """
 
     audio_encoder: str = "yamnet+scores"
@@ -39,6 +41,8 @@ class TwoHeadsConfig:
     tags: int = 0  # top AudioSet tags of the window (name and score) written into the prompt; needs class scores
     match: str = ""  # a Two-Towers model ("default" or a folder): its window-question cosine goes into the prompt
     match_sha256: str = ""  # that model's checkpoint hash when this model was trained (checked on load)
+    match_line: bool = True  # the window-question cosine goes into the prompt ("Match: 0.13")
+    presence: tuple[float, ...] = ()  # (w_lm, w_sound, w_question, bias) of the presence decision (held-out fit)
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
     architecture: str = "Two-Heads"  # written into config.json: almkit.load reads it
@@ -56,6 +60,8 @@ class TwoHeadsConfig:
             raise ConfigError(f"tags={self.tags} must be >= 0, and > 0 needs audio_encoder='yamnet+scores'")
         if self.match_sha256 and not self.match:
             raise ConfigError("match_sha256 is set but match (the Two-Towers model) is not")
+        if self.presence and (len(self.presence) != 4 or not self.match):
+            raise ConfigError(f"presence={self.presence} needs match and 4 weights: w_lm, w_sound, w_question, bias")
         if self.transcriber not in TRANSCRIBERS:
             raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:

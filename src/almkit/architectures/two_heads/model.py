@@ -14,6 +14,7 @@ from torch import nn
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.projectors import build_projector
 from almkit.architectures.weights import load_trainable_weights, trainable_state_dict
+from almkit.data.scenes.language import asked_label
 from almkit.errors import CheckpointError, ConfigError
 from almkit.objectives.generative import IGNORE, answer_loss, answer_positions
 
@@ -114,8 +115,8 @@ class TwoHeads(nn.Module):
         return ", ".join(f"{self.class_names[i]} {s:.2f}" for k, (i, s) in enumerate(top) if k == 0 or s >= 0.05)
 
     def match(self, frames: torch.Tensor, instruction: str) -> float | None:
-        """The cosine between the window and the instruction in the ``config.match`` Two-Towers model's joint
-        space, or None for a model without it."""
+        """The cosine between the window and a text (the instruction) in the ``config.match`` Two-Towers model's
+        joint space, or None for a model without it."""
         if not self.config.match:
             return None
         if instruction not in self._question_embeddings:
@@ -172,7 +173,7 @@ class TwoHeads(nn.Module):
         """``(embeddings [L, D], labels [L])``: labels are the answer's tokens (and end of turn), -100 elsewhere
         (system prompt, audio, tags, transcript, match, question, earlier turns). ``match`` is computed when the
         model reads one and it is not given (training passes cross-fitted ones)."""
-        if match is None:
+        if match is None and self.config.match_line:
             match = self.match(frames, instruction)
         pre, post = self.prompt_ids(instruction, history, speech, self.tag_text(frames), match)
         ans = self.answer_ids(answer) if answer is not None else []
@@ -224,10 +225,11 @@ class TwoHeads(nn.Module):
         speech: list[str] | None = None,
     ) -> list[str]:
         """Batched generation with the KV cache; greedy by default (deterministic), beam search or seeded
-        sampling on request. ``speech``: each item's transcript, for a model with a transcriber."""
+        sampling on request. ``speech``: each item's transcript, for a model with a transcriber. A model with
+        ``presence`` answers presence questions "yes" or "no" by :meth:`presence_logits`."""
         self.eval()
         speech = speech if speech is not None else [None] * len(frames)
-        embeds, mask, _, _ = self.collate(
+        embeds, mask, _, positions = self.collate(
             [
                 self.sequence(f, q, speech=s, history=history)
                 for f, q, s in zip(frames, instructions, speech, strict=True)
@@ -246,7 +248,40 @@ class TwoHeads(nn.Module):
                 eos_token_id=self.eos_id,
                 **extra,
             )
-        return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+        texts = [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+        if self.config.presence:
+            asked = [i for i, q in enumerate(instructions) if asked_label(q) is not None]
+            if asked:
+                logits = self.presence_logits(
+                    [frames[i] for i in asked], [instructions[i] for i in asked], embeds[asked], mask[asked],
+                    positions[asked],
+                )  # fmt: skip
+                for i, z in zip(asked, logits, strict=True):
+                    texts[i] = "yes" if z > 0 else "no"
+        return texts
+
+    @torch.no_grad()
+    def yes_no_margins(self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """``[B]``: the LM's first-token logit of "yes" minus that of "no" after collated prompts."""
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
+        yes, no = self.answer_ids("yes")[0], self.answer_ids("no")[0]
+        return (logits[:, -1, yes] - logits[:, -1, no]).float().cpu()
+
+    def presence_logits(self, frames, instructions, embeds, mask, positions) -> list[float]:
+        """The presence decision ``w_lm * margin + w_sound * cos(window, sound) + w_question * cos(window,
+        question) + bias`` (> 0: "yes") for presence questions ("Is there a dog sound?", "Does anyone speak?";
+        ``asked_label``). ``margin`` is the LM's "yes" - "no" first-token logit (:meth:`yes_no_margins` of the
+        collated prompts); the cosines are the joint space's match of the window with the named sound in the
+        Two-Towers prompt ("the sound of a dog") and with the question as written. The weights are fitted on
+        held-out clips (``recipes/two_heads_presence.py``): the LM alone says "yes" to absent sounds it never
+        learned to rule out, and the joint space knows far more sounds."""
+        w_lm, w_sound, w_question, bias = self.config.presence
+        margins = self.yes_no_margins(embeds, mask, positions).tolist()
+        prompt = self.towers.config.prompt
+        return [
+            w_lm * m + w_sound * self.match(f, prompt.format(asked_label(q))) + w_question * self.match(f, q) + bias
+            for f, q, m in zip(frames, instructions, margins, strict=True)
+        ]
 
     # --- persistence --------------------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> Path:
