@@ -63,12 +63,11 @@ def evidence(gen: TwoHeadsGenerator, items) -> np.ndarray:
         sys.exit(f"cannot read {failures}")
     heard = {p: gen.transcribe(p, 0.0, min(model.config.window_s, len(feats[p]) * gen.encoder.policy.hop_s))
              for p in track(sorted(feats), "transcripts")}  # fmt: skip
-    prompt, rows = model.towers.config.prompt, []
+    rows = []
     for p, q, _, _ in track(items, "presence evidence"):
         frames = feats[p][: gen.window]
         embeds, mask, _, positions = model.collate([model.sequence(frames, q, speech=heard[p])])
-        margin = float(model.yes_no_margins(embeds, mask, positions)[0])
-        rows.append((margin, model.match(frames, prompt.format(asked_label(q))), model.match(frames, q)))
+        rows.append(model.presence_evidence([frames], [q], embeds, mask, positions)[0].numpy())
     return np.array(rows)
 
 

@@ -22,7 +22,7 @@ class TwoHeadsConfig:
     that model's audio projection) and the question goes into the prompt, so the LM reads how well the joint
     space says the question fits the audio ("Is there a dog sound?" against a dog bark or a river); with
     ``match_line`` off it stays out of the prompt. ``presence`` (needs ``match``) decides the yes or no of a
-    presence question from the LM and the joint space together (see ``TwoHeads.presence_logits``).
+    presence question from the LM and the joint space together (see ``TwoHeads.presence_evidence``).
     """
 
     audio_encoder: str = "yamnet+scores"

@@ -93,7 +93,7 @@ class TwoHeads(nn.Module):
         if config.match:
             towers = match_towers(config)
             object.__setattr__(self, "towers", towers)  # frozen and shared: not a submodule, not in the weights
-            self._question_embeddings: dict[str, torch.Tensor] = {}
+            self._text_embeddings: dict[str, torch.Tensor] = {}
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
@@ -119,11 +119,15 @@ class TwoHeads(nn.Module):
         joint space, or None for a model without it."""
         if not self.config.match:
             return None
-        if instruction not in self._question_embeddings:
-            if len(self._question_embeddings) > 10_000:
-                self._question_embeddings.clear()
-            self._question_embeddings[instruction] = torch.from_numpy(self.towers.embed_text([instruction])[0])
-        return float(window_embedding(self.towers, frames) @ self._question_embeddings[instruction])
+        return float(window_embedding(self.towers, frames) @ self._text(instruction))
+
+    def _text(self, text: str) -> torch.Tensor:
+        """A text's unit vector in the ``config.match`` Two-Towers model's joint space (cached)."""
+        if text not in self._text_embeddings:
+            if len(self._text_embeddings) > 10_000:
+                self._text_embeddings.clear()
+            self._text_embeddings[text] = torch.from_numpy(self.towers.embed_text([text])[0])
+        return self._text_embeddings[text]
 
     def prompt_ids(
         self,
@@ -226,38 +230,40 @@ class TwoHeads(nn.Module):
     ) -> list[str]:
         """Batched generation with the KV cache; greedy by default (deterministic), beam search or seeded
         sampling on request. ``speech``: each item's transcript, for a model with a transcriber. A model with
-        ``presence`` answers presence questions "yes" or "no" by :meth:`presence_logits`."""
+        ``presence`` answers presence questions "yes" or "no" from :meth:`presence_evidence`, without generating."""
         self.eval()
         speech = speech if speech is not None else [None] * len(frames)
-        embeds, mask, _, positions = self.collate(
-            [
-                self.sequence(f, q, speech=s, history=history)
-                for f, q, s in zip(frames, instructions, speech, strict=True)
-            ]
-        )
-        extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
-        with torch.random.fork_rng():  # seeded sampling without touching the caller's random state
-            torch.manual_seed(seed)
-            out = self.lm.generate(
-                inputs_embeds=embeds,
-                attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                num_beams=num_beams,
-                do_sample=do_sample,
-                pad_token_id=self.pad_id,
-                eos_token_id=self.eos_id,
-                **extra,
+        items = zip(frames, instructions, speech, strict=True)
+        seqs = [self.sequence(f, q, speech=s, history=history) for f, q, s in items]
+        asked = [i for i, q in enumerate(instructions) if self.config.presence and asked_label(q) is not None]
+        texts: list[str | None] = [None] * len(seqs)
+        if asked:  # decided from one pass over the prompt; nothing to generate
+            embeds, mask, _, positions = self.collate([seqs[i] for i in asked])
+            evidence = self.presence_evidence(
+                [frames[i] for i in asked], [instructions[i] for i in asked], embeds, mask, positions
             )
-        texts = [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
-        if self.config.presence:
-            asked = [i for i, q in enumerate(instructions) if asked_label(q) is not None]
-            if asked:
-                logits = self.presence_logits(
-                    [frames[i] for i in asked], [instructions[i] for i in asked], embeds[asked], mask[asked],
-                    positions[asked],
-                )  # fmt: skip
-                for i, z in zip(asked, logits, strict=True):
-                    texts[i] = "yes" if z > 0 else "no"
+            *weights, bias = self.config.presence
+            logits = evidence @ torch.tensor(weights, dtype=evidence.dtype) + bias
+            for i, z in zip(asked, logits.tolist(), strict=True):
+                texts[i] = "yes" if z > 0 else "no"
+        rest = [i for i in range(len(seqs)) if texts[i] is None]
+        if rest:
+            embeds, mask, _, _ = self.collate([seqs[i] for i in rest])
+            extra = {"temperature": temperature, "top_p": top_p} if do_sample else {}
+            with torch.random.fork_rng():  # seeded sampling without touching the caller's random state
+                torch.manual_seed(seed)
+                out = self.lm.generate(
+                    inputs_embeds=embeds,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    num_beams=num_beams,
+                    do_sample=do_sample,
+                    pad_token_id=self.pad_id,
+                    eos_token_id=self.eos_id,
+                    **extra,
+                )
+            for i, t in zip(rest, self.tokenizer.batch_decode(out, skip_special_tokens=True), strict=True):
+                texts[i] = t.strip()
         return texts
 
     @torch.no_grad()
@@ -267,21 +273,22 @@ class TwoHeads(nn.Module):
         yes, no = self.answer_ids("yes")[0], self.answer_ids("no")[0]
         return (logits[:, -1, yes] - logits[:, -1, no]).float().cpu()
 
-    def presence_logits(self, frames, instructions, embeds, mask, positions) -> list[float]:
-        """The presence decision ``w_lm * margin + w_sound * cos(window, sound) + w_question * cos(window,
-        question) + bias`` (> 0: "yes") for presence questions ("Is there a dog sound?", "Does anyone speak?";
-        ``asked_label``). ``margin`` is the LM's "yes" - "no" first-token logit (:meth:`yes_no_margins` of the
-        collated prompts); the cosines are the joint space's match of the window with the named sound in the
-        Two-Towers prompt ("the sound of a dog") and with the question as written. The weights are fitted on
-        held-out clips (``recipes/two_heads_presence.py``): the LM alone says "yes" to absent sounds it never
-        learned to rule out, and the joint space knows far more sounds."""
-        w_lm, w_sound, w_question, bias = self.config.presence
-        margins = self.yes_no_margins(embeds, mask, positions).tolist()
+    @torch.no_grad()
+    def presence_evidence(self, frames, instructions, embeds, mask, positions) -> torch.Tensor:
+        """``[B, 3]`` for presence questions ("Is there a dog sound?", "Does anyone speak?"; ``asked_label``)
+        and their collated prompts: the LM's "yes" - "no" first-token logit (:meth:`yes_no_margins`) and the
+        joint space's cosines of the window with the named sound in the Two-Towers prompt ("the sound of a dog")
+        and with the question as written. A model with ``presence`` answers "yes" when ``evidence @ (w_lm,
+        w_sound, w_question) + bias > 0``; the weights are fitted on held-out clips
+        (``recipes/two_heads_presence.py``): the LM alone says "yes" to absent sounds it never learned to rule
+        out, and the joint space knows far more sounds."""
+        margins = self.yes_no_margins(embeds, mask, positions)
         prompt = self.towers.config.prompt
-        return [
-            w_lm * m + w_sound * self.match(f, prompt.format(asked_label(q))) + w_question * self.match(f, q) + bias
-            for f, q, m in zip(frames, instructions, margins, strict=True)
-        ]
+        cosines = []
+        for f, q in zip(frames, instructions, strict=True):
+            window = window_embedding(self.towers, f)
+            cosines.append([float(window @ self._text(prompt.format(asked_label(q)))), float(window @ self._text(q))])
+        return torch.cat([margins[:, None], torch.tensor(cosines)], dim=1)
 
     # --- persistence --------------------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> Path:
