@@ -1,7 +1,7 @@
 """Text-queried sound event detection (issue 19): the shipped detector against two baselines, in domain and out of
 domain, and its speed.
 
-Systems, each scoring every (clip, label of the split) pair on the same 0.24 s frames:
+Systems, each scoring every (clip, label of the split) pair on the detector's frames:
 
 * ``detector``: the shipped model (``almkit detect``), its median filter and threshold as shipped;
 * ``two-towers per window``: the Two-Towers default's cosine of each frame's projection with the query (what the
@@ -43,8 +43,8 @@ def scores(detector: QueriedDetector, items, labels: list[str], system: str) -> 
     if system == "detector":
         return detector_scores(detector)(items, labels)
     queries = detector.embed_queries(labels)
-    view = "towers" if system == "two-towers per window" else "bridge"
-    return [(getattr(it, view) @ queries.T).T.numpy() for it in items]
+    view = "towers" if system == "two-towers per window" else "bridge"  # per 0.24 s cell, on the detector's frames
+    return [np.repeat((getattr(it, view) @ queries.T).T.numpy(), detector.config.fine, axis=1) for it in items]
 
 
 def speed(detector: QueriedDetector, folder: Path, clips: int = 50) -> float:
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     detector = QueriedDetector.from_pretrained(args.model)
-    hop = detector.config.hop_s
+    hop = detector.config.frame_s
     sets = {
         "scenes (in domain)": ("scenes/validation.jsonl", "scenes/test.jsonl"),
         "open-world mixtures (out of domain)": (

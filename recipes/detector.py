@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "src" / "almkit" / "pretrained" / "detector")
     ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--fine", type=int, default=3, help="frames scored per 0.24 s cell (DetectorConfig.fine)")
     ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its post-processing again")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -60,7 +61,7 @@ def main() -> None:
         card = json.loads((args.out / "card.json").read_text())
     else:
         detector = QueriedDetector(
-            DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), cell_mels=True)
+            DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), cell_mels=True, fine=args.fine)
         )
     sets = [prepare(detector, clips) for clips in val_sets]  # the frozen inputs of each validation split
     if not args.postprocess_only:

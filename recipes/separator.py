@@ -3,11 +3,12 @@
 Data (from ``--suites``, ``almkit data build-suites``): the scene build's train split (mixtures of 2-4 sources
 with their stems) and ``--mixtures`` mixtures of 2-4 clips of the everyday-sound bank's train split (built here
 if missing, as ``recipes/detector.py`` builds them). The weights kept are those with the best SI-SDR improvement
-on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the test splits are never
-touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
+on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the fallback for collapsed
+estimates (``SeparatorConfig.fallback_mix``) is then chosen on every query of the same two splits. The test splits
+are never touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
 
 Usage: python recipes/separator.py [--suites build/default-model/suites] [--steps 3000] [--max-minutes 110]
-       [--no-match]
+       [--no-match] [--postprocess-only]
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from almkit.architectures.two_towers.model import pretrained_path as towers_path
 from almkit.architectures.weights import checkpoint_sha256
 from almkit.data.manifest import read_manifest
 from almkit.data.mixtures import build_mixtures
-from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples
+from almkit.training.separator import (
+    SeparatorTrainConfig,
+    choose_fallback,
+    load_mixtures,
+    train_separator,
+    validation_triples,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,20 +48,32 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=110.0)
     ap.add_argument("--match", action=argparse.BooleanOptionalAction, default=True,
                     help="read the towers' per-cell match of the query (SeparatorConfig.match)")  # fmt: skip
+    ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its fallback again")
     args = ap.parse_args()
     torch.set_num_threads(2)
     started = time.time()
+    scenes, ow = args.suites / "scenes", args.suites / "open-world-mixtures"
+    validation = [list(read_manifest(scenes / "validation.jsonl")), list(read_manifest(ow / "validation.jsonl"))]
+    if args.postprocess_only:
+        model = QueriedSeparator.from_pretrained(args.out)
+        card = json.loads((args.out / "card.json").read_text())
+        card["fallback"] = choose_fallback(model, validation)
+        card["postprocess_recipe"] = " ".join(["python recipes/separator.py", *sys.argv[1:]])
+        model.save_pretrained(args.out)
+        (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+        print(json.dumps(card["fallback"], indent=1))
+        return
     if not (args.bank_mixtures / "train.jsonl").is_file():
         build_mixtures(args.suites / "everyday" / "everyday.jsonl", args.bank_mixtures, args.mixtures, "train")
-    scenes, ow = args.suites / "scenes", args.suites / "open-world-mixtures"
     train = load_mixtures(
         list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(args.bank_mixtures / "train.jsonl"))
     )
-    val = load_mixtures(list(read_manifest(scenes / "validation.jsonl")) + list(read_manifest(ow / "validation.jsonl")))
+    val = load_mixtures(validation[0] + validation[1])
     model = QueriedSeparator(SeparatorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), match=args.match))
     triples = validation_triples(val, model.towers.config.prompt, 200, seed=1)
     config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes)
     log = train_separator(model, train, triples, config)
+    fallback = choose_fallback(model, validation)
     model.save_pretrained(args.out)
     card = {
         "recipe": " ".join(["python recipes/separator.py", *sys.argv[1:]]),
@@ -62,6 +81,7 @@ def main() -> None:
         "validation": f"{len(triples)} triples of the scenes' and the open-world mixtures' validation splits",
         "training": asdict(config),
         "log": log,
+        "fallback": fallback,
         "minutes": round((time.time() - started) / 60, 1),
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")

@@ -146,12 +146,33 @@ def test_cell_mels_say_which_cell_the_sound_is_in(towers):
         DetectorConfig(cell_mels=True, hop_s=0.245).validate()
 
 
+def test_fine_frames_place_the_bell_within_its_cell(towers):
+    """With ``fine=3`` each cell's bands come as three 80 ms sub-cells and the detector scores every one: the
+    bell (2.0-2.14 s) is in the second sub-cell of cell 8 (1.92-2.16 s), the first one is silent."""
+    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=3), towers)
+    bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga"), np.zeros(16_000, np.float32)])
+    rows = detector.frames(bell)
+    mels = rows[:, 1024 + 521 :].reshape(len(rows), 3, 64)
+    assert mels[7].max() == pytest.approx(np.log(0.001), abs=1e-4)  # digital silence up to 1.92 s
+    assert mels[8, 1].mean() > mels[8, 0].mean() + 2  # 1.92-2.0 s: only its last 25 ms frames reach the bell
+    assert torch.allclose(mels.mean(1), QueriedDetector(DetectorConfig(cell_mels=True), towers).frames(bell)[:, -64:])
+    queries = detector.embed_queries(["a bell ringing", "a dog barking"])
+    probs = detector.probabilities(rows, queries)  # untrained: each cell's Two-Towers score on its three frames
+    cosine = (detector.frame_views(rows)[0] @ queries.T).T
+    assert probs.shape == (2, 3 * len(rows)) and np.allclose(probs, torch.sigmoid(10 * cosine - 3).repeat_interleave(3, 1))
+    assert detector.config.frame_s == pytest.approx(0.08)
+    with pytest.raises(ConfigError, match="fine"):
+        DetectorConfig(fine=3).validate()  # without cell_mels
+    with pytest.raises(ConfigError, match="fine"):
+        DetectorConfig(cell_mels=True, fine=5).validate()  # 24 log-mel frames per cell are not five sub-cells
+
+
 def test_shipped_detector_finds_the_bell_and_not_a_dog(tmp_path):
     sf.write(tmp_path / "late-bell.wav", np.concatenate([np.zeros(32_000), _mono(f"{SOUNDS}/bell.oga")]), 16_000)
-    r = almkit("detect", tmp_path / "late-bell.wav", "-q", "a bell ringing", "-q", "a dog barking", "--format", "json")
+    r = almkit("detect", tmp_path / "late-bell.wav", "-q", "a bell", "-q", "a dog barking", "--format", "json")
     assert r.returncode == 0, r.stderr
     results = {x["query"]: x["events"] for x in json.loads(r.stdout)["results"]}
-    assert results["a bell ringing"] and 1.4 <= results["a bell ringing"][0]["onset"] <= 2.5
+    assert results["a bell"] and 1.8 <= results["a bell"][0]["onset"] <= 2.1  # one 80 ms frame of the 2.0 s onset
     assert results["a dog barking"] == []
     bad = almkit("detect", tmp_path / "missing.wav", "-q", "a bell")
     assert bad.returncode == 2 and "missing.wav" in bad.stderr
@@ -168,12 +189,13 @@ def test_detector_folders_are_checked(towers, tmp_path):
         DetectorConfig(hop_s=0.5).validate()
 
 
-def test_detector_head_trains_on_real_mixtures(mixtures, towers):
+@pytest.mark.parametrize("fine", [1, 3])
+def test_detector_head_trains_on_real_mixtures(mixtures, towers, fine):
     from almkit.training.detector import DetectorTrainConfig, prepare, train_detector
 
-    detector = QueriedDetector(DetectorConfig(cell_mels=True), towers)
+    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=fine), towers)
     items = prepare(detector, list(read_manifest(mixtures)), progress=False)
-    log = train_detector(detector, items, items, DetectorTrainConfig(epochs=4, batch=3, lr=3e-3), progress=False)
+    log = train_detector(detector, items, items, DetectorTrainConfig(epochs=8, batch=3, lr=3e-3), progress=False)
     assert log["loss"][-1] < log["loss"][0] and max(log["validation_ap"][1:]) >= log["validation_ap"][0]
 
 
@@ -202,6 +224,20 @@ def test_separator_match_track_rises_where_the_query_sounds(towers):
     assert torch.allclose(part, track[125:175])  # a part's track is the whole track at its frames
     with pytest.raises(ConfigError, match="match_hop_s"):
         SeparatorConfig(match_hop_s=0).validate()
+
+
+def test_separator_fallback_lends_a_collapsed_estimate_a_share_of_the_mixture(towers):
+    separator = QueriedSeparator(SeparatorConfig(fallback_mix=0.1, fallback_floor_db=-20, fallback_width_db=10), towers)
+    mixture = _mono(f"{SOUNDS}/bell.oga") + _mono(f"{SOUNDS}/complete.oga")[: len(_mono(f"{SOUNDS}/bell.oga"))]
+    faint, loud = 1e-3 * mixture, 0.5 * mixture  # -60 dB and -6 dB below the mixture
+    assert np.allclose(separator.fallback(faint, mixture), 0.9 * faint + 0.1 * mixture)  # fully below the floor
+    assert np.array_equal(separator.fallback(loud, mixture), loud)  # above it: untouched
+    halfway = 10 ** (-25 / 20) * mixture  # 5 dB below the floor: half the share
+    assert np.allclose(separator.fallback(halfway, mixture), 0.95 * halfway + 0.05 * mixture, atol=1e-7)
+    separator.config.fallback_mix = 0.0
+    assert np.array_equal(separator.fallback(faint, mixture), faint)
+    with pytest.raises(ConfigError, match="fallback_mix"):
+        SeparatorConfig(fallback_mix=1.5).validate()
 
 
 @pytest.mark.parametrize("match", [False, True])

@@ -46,7 +46,7 @@ class TextQueriedDetection(Task):
                          "events": [{"label": f["query"], **e} for f in found for e in f["events"]],
                          "reference": reference})  # fmt: skip
         np.savez_compressed(folder / "scores.npz", **{f"clip{k}": scores[r["id"]] for k, r in enumerate(rows)})
-        (folder / "labels.json").write_text(json.dumps({"labels": labels, "hop_s": model.config.hop_s}))
+        (folder / "labels.json").write_text(json.dumps({"labels": labels, "hop_s": model.config.frame_s}))
         write_jsonl(folder / "predictions.jsonl", rows)
         return failures
 

@@ -86,7 +86,7 @@ def validation_ap(detector: QueriedDetector, items: list[DetectorItem], text: di
         probs = detector.probabilities(it.frames, queries, (it.towers, it.bridge))
         for k, lab in enumerate(labels):
             scores.append(probs[k])
-            targets.append(frame_targets(it.events, lab, len(it.frames), detector.config.hop_s))
+            targets.append(frame_targets(it.events, lab, len(it.frames) * detector.config.fine, detector.config.frame_s))
     return average_precision(np.concatenate(scores), np.concatenate(targets).astype(bool))
 
 
@@ -102,7 +102,7 @@ def train_detector(
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    hop = detector.config.hop_s
+    hop = detector.config.frame_s
     vocabulary = sorted({e[0] for it in train for e in it.events})
     captions = {e[3] for it in train for e in it.events}
     texts = sorted(set(vocabulary) | captions | {e[0] for it in validation for e in it.events})
@@ -140,14 +140,14 @@ def train_detector(
 
 
 def _step(detector, batch, text, vocabulary, config, rng, hop) -> torch.Tensor:
-    t = max(len(it.frames) for it in batch)
+    t, fine = max(len(it.frames) for it in batch), detector.config.fine
     q = config.positives + config.negatives
     frames = torch.zeros(len(batch), t, batch[0].frames.shape[1])
     towers = torch.zeros(len(batch), t, batch[0].towers.shape[1])
     bridge = torch.zeros_like(towers)
     queries = torch.zeros(len(batch), q, towers.shape[2])
-    targets = torch.zeros(len(batch), q, t)
-    mask = torch.zeros(len(batch), q, t)
+    targets = torch.zeros(len(batch), q, t * fine)
+    mask = torch.zeros(len(batch), q, t * fine)
     for b, it in enumerate(batch):
         n = len(it.frames)
         frames[b, :n], towers[b, :n], bridge[b, :n] = it.frames, it.towers, it.bridge
@@ -159,8 +159,8 @@ def _step(detector, batch, text, vocabulary, config, rng, hop) -> torch.Tensor:
             said = [e[3] for e in it.events if e[0] == lab]
             name = rng.choice(said) if said and rng.random() < 0.5 else lab
             queries[b, k] = text[name]
-            targets[b, k, :n] = torch.from_numpy(frame_targets(it.events, lab, n, hop))
-            mask[b, k, :n] = 1
+            targets[b, k, : n * fine] = torch.from_numpy(frame_targets(it.events, lab, n * fine, hop))
+            mask[b, k, : n * fine] = 1
     logits = detector(frames, towers, bridge, queries)
     loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     return (loss * mask).sum() / mask.sum()
@@ -178,7 +178,7 @@ def estimated_events(items: list[DetectorItem], labels: list[str], probs: list[n
 
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # probabilities of the trained detector
-MEDIANS = (1, 3, 5, 7)
+MEDIANS = (1, 3, 5, 7, 9, 11, 15, 21)  # frames
 
 
 def sed_scores(
@@ -241,7 +241,7 @@ def choose_head_scale(detector: QueriedDetector, sets: list[list[DetectorItem]])
     tried = {}
     for scale in HEAD_SCALES:
         detector.config.head_scale = scale
-        tried[scale] = choose_postprocessing(sets, detector_scores(detector), detector.config.hop_s)
+        tried[scale] = choose_postprocessing(sets, detector_scores(detector), detector.config.frame_s)
     scale = max(tried, key=lambda k: tried[k][2])
     detector.config.head_scale = scale
     detector.config.median, detector.config.threshold = tried[scale][:2]

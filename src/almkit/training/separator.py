@@ -185,3 +185,56 @@ def train_separator(
     model.load_state_dict(best[2])
     log.update(best_step=best[1], steps=step, minutes=round((time.time() - started) / 60, 1))
     return log
+
+
+FALLBACK_MIX = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+FALLBACK_FLOOR_DB = (-25.0, -20.0, -15.0, -10.0, -5.0)
+FALLBACK_WIDTH_DB = (5.0, 10.0, 20.0)
+
+
+@torch.no_grad()
+def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: bool = True) -> dict:
+    """Set the model's fallback (``fallback_mix``, ``fallback_floor_db``, ``fallback_width_db``) to the best mean
+    over ``sets`` (validation clips with stems; each set weighs the same) of their mean SI-SDR improvement, every
+    stem caption asked for as the benchmark asks (:func:`almkit.tasks.separation.queries`). Returns the chosen
+    values and the gain of each set with and without the fallback."""
+    from rich.progress import track
+
+    from almkit.audio.io import load_audio
+    from almkit.tasks.separation import queries
+
+    c, rate = model.config, model.config.sample_rate
+    c.fallback_mix = 0.0
+    per_set = []  # per set: (estimate, reference, mixture) of every query
+    for clips in sets:
+        rows = []
+        for clip in track([c_ for c_ in clips if c_.stems], "fallback: separating", disable=not progress):
+            mixture = load_audio(clip.audio_path, rate)
+            asked, _ = queries(clip, mixture, [load_audio(s.audio_path, rate) for s in clip.stems])
+            for q in asked:
+                mix = mixture[: len(q.reference)]
+                rows.append((model.separate(mix, q.caption)[0], q.reference, mix))
+        per_set.append(rows)
+
+    scored = {}  # (set, query, share of the mixture) -> SI-SDRi: most estimates never reach the floor
+
+    def gain(k: int, j: int, e: np.ndarray, r: np.ndarray, m: np.ndarray) -> float:
+        share = model.fallback_share(e, m)
+        if (k, j, share) not in scored:
+            scored[k, j, share] = si_sdr(model.fallback(e, m), r) - si_sdr(m, r)
+        return scored[k, j, share]
+
+    def gains(mix_share: float, floor: float, width: float) -> list[float]:
+        c.fallback_mix, c.fallback_floor_db, c.fallback_width_db = mix_share, floor, width
+        return [float(np.mean([gain(k, j, *row) for j, row in enumerate(rows)])) for k, rows in enumerate(per_set)]
+
+    off = gains(0.0, FALLBACK_FLOOR_DB[0], FALLBACK_WIDTH_DB[0])
+    best = (float(np.mean(off)), (0.0, FALLBACK_FLOOR_DB[0], FALLBACK_WIDTH_DB[0]), off)
+    for values in [(m, f, w) for m in FALLBACK_MIX[1:] for f in FALLBACK_FLOOR_DB for w in FALLBACK_WIDTH_DB]:
+        g = gains(*values)
+        if np.mean(g) > best[0]:
+            best = (float(np.mean(g)), values, g)
+    c.fallback_mix, c.fallback_floor_db, c.fallback_width_db = best[1]
+    return {"fallback_mix": best[1][0], "fallback_floor_db": best[1][1], "fallback_width_db": best[1][2],
+            "validation_si_sdri": [round(g, 2) for g in best[2]], "without": [round(g, 2) for g in off],
+            "queries": [len(rows) for rows in per_set]}  # fmt: skip

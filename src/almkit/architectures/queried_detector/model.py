@@ -6,11 +6,14 @@ It reads what the Two-Towers model reads, frame by frame, and asks it the query:
   windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip; with ``cell_mels``, also the
   mean of YAMNet's own 64 log-mel bands over each cell (10 ms frames), which says *when* in the second-long
   window the sound is: the window's features say what it is, the cell's energies where it starts and stops;
+  with ``fine`` > 1, the bands are averaged over each of ``fine`` equal sub-cells instead, and the detector
+  scores every sub-cell (frames of ``hop_s / fine``: 80 ms for three), so events' edges fall between windows;
 * **query**: the Two-Towers text tower and projection on the query (in the model's prompt);
 * **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
-  FiLM-modulated by the query, through a temporal convolution. The head's output layer starts at zero, so an
-  untrained detector is the Two-Towers per-frame detector; training moves it where the data says so, and
+  FiLM-modulated by the query, through a temporal convolution (with ``fine``, its output is added to each
+  sub-cell's projected bands and a second convolution runs at the sub-cell rate). The head's output layer
+  starts at zero, so an untrained detector is the Two-Towers per-frame detector; training moves it where the data says so, and
   ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT interpolates) says how far.
 
 Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data.
@@ -44,6 +47,7 @@ class DetectorConfig:
     median: int = 3  # median filter width in frames (odd)
     head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
     cell_mels: bool = False  # the head also reads each cell's mean log-mel bands (finer onsets and offsets)
+    fine: int = 1  # frames per cell the detector scores (needs cell_mels when above 1)
     architecture: str = "Detector"
 
     def validate(self) -> DetectorConfig:
@@ -53,11 +57,18 @@ class DetectorConfig:
             raise ConfigError(f"hop_s must be in (0, 0.25], not {self.hop_s}")
         if self.cell_mels and abs(self.hop_s / MEL_HOP_S - round(self.hop_s / MEL_HOP_S)) > 1e-9:
             raise ConfigError(f"cell_mels needs hop_s in whole 10 ms log-mel frames, not {self.hop_s}")
+        if self.fine < 1 or (self.fine > 1 and not self.cell_mels) or round(self.hop_s / MEL_HOP_S) % self.fine:
+            raise ConfigError(f"fine must be 1, or divide the cell's log-mel frames with cell_mels on, not {self.fine}")
         if self.median < 1 or self.median % 2 == 0 or self.context < 1 or self.context % 2 == 0:
             raise ConfigError("median and context must be odd frame counts")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), not {self.threshold}")
         return self
+
+    @property
+    def frame_s(self) -> float:
+        """Seconds between the frames the detector scores."""
+        return self.hop_s / self.fine
 
 
 def median_filter(x: np.ndarray, width: int) -> np.ndarray:
@@ -85,7 +96,7 @@ def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: flo
 
 
 class QueriedDetector(OnTowers):
-    """Frame probabilities ``[Q, T]`` of ``Q`` text queries over a clip's ``T`` cells of ``hop_s`` seconds."""
+    """Frame probabilities ``[Q, T * fine]`` of ``Q`` text queries over a clip's ``T`` cells of ``hop_s`` seconds."""
 
     kind, config_class, shipped, recipe = "Detector", DetectorConfig, "pretrained/detector", "recipes/detector.py"
 
@@ -101,6 +112,9 @@ class QueriedDetector(OnTowers):
         self.audio = nn.Linear(audio_dim + (MELS if config.cell_mels else 0), h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
+        if config.fine > 1:  # each sub-cell's bands, added to its cell's state, through a sub-cell-rate convolution
+            self.sub_mels = nn.Linear(MELS, h)
+            self.sub_temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
@@ -111,8 +125,8 @@ class QueriedDetector(OnTowers):
     # --- frozen inputs -------------------------------------------------------------------------------------
     def frames(self, wave: np.ndarray) -> torch.Tensor:
         """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
-        (mono, at the tower's sample rate); with ``cell_mels``, each row ends with its cell's mean log-mel bands
-        (``[T, audio_dim + 64]``)."""
+        (mono, at the tower's sample rate); with ``cell_mels``, each row ends with the mean log-mel bands of each
+        of its cell's ``fine`` sub-cells, in order (``[T, audio_dim + fine * 64]``)."""
         from almkit.encoders.embed import frame_rows
 
         encoder = self.towers.audio_encoder
@@ -122,7 +136,8 @@ class QueriedDetector(OnTowers):
         per_cell = round(self.config.hop_s / MEL_HOP_S)
         mels = encoder.log_mel(wave)  # ceil(samples / HOP) frames: never more than the cells hold
         mels = F.pad(mels, (0, 0, 0, len(rows) * per_cell - len(mels)), value=float(np.log(0.001)))  # silence
-        return torch.cat([rows, mels.reshape(len(rows), per_cell, -1).mean(1)], dim=1)
+        sub = mels.reshape(len(rows), self.config.fine, per_cell // self.config.fine, -1).mean(2)
+        return torch.cat([rows, sub.flatten(1)], dim=1)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,28 +161,33 @@ class QueriedDetector(OnTowers):
     def forward(
         self, frames: torch.Tensor, towers: torch.Tensor, bridge: torch.Tensor, queries: torch.Tensor
     ) -> torch.Tensor:
-        """Logits ``[B, Q, T]`` of frames ``[B, T, audio_dim]`` (their two joint-space views ``[B, T, joint]``)
-        for queries ``[B, Q, joint]``."""
+        """Logits ``[B, Q, T * fine]`` of frames ``[B, T, audio_dim (+ fine * 64)]`` (their two joint-space views
+        ``[B, T, joint]``) for queries ``[B, Q, joint]``."""
         b, t, _ = frames.shape
-        q = queries.shape[1]
+        q, fine = queries.shape[1], self.config.fine
         audio_dim = self.towers.config.audio_dim
         x = self.norm(frames[..., :audio_dim])
         if self.config.cell_mels:
-            x = torch.cat([x, self.cell_norm(frames[..., audio_dim:])], dim=-1)
+            sub = self.cell_norm(frames[..., audio_dim:].reshape(b, t, fine, -1))  # [B, T, fine, 64]
+            x = torch.cat([x, sub.mean(2)], dim=-1)
         h = F.gelu(self.audio(x))  # [B, T, H]
         gamma, beta = self.film(queries).chunk(2, dim=-1)  # [B, Q, H]
         z = h[:, None] * (1 + gamma[:, :, None]) + beta[:, :, None]  # [B, Q, T, H]
-        z = F.gelu(self.temporal(z.reshape(b * q, t, -1).transpose(1, 2))).transpose(1, 2)
-        head = self.out(z).reshape(b, q, t)
-        cos_towers = torch.einsum("btd,bqd->bqt", towers, queries)
-        cos_bridge = torch.einsum("btd,bqd->bqt", bridge, queries)
+        z = F.gelu(self.temporal(z.reshape(b * q, t, -1).transpose(1, 2))).transpose(1, 2)  # [BQ, T, H]
+        if fine > 1:
+            s = self.sub_mels(sub).reshape(b, 1, t * fine, -1)  # [B, 1, T * fine, H]
+            z = z.reshape(b, q, t, -1).repeat_interleave(fine, dim=2) + s
+            z = F.gelu(self.sub_temporal(z.reshape(b * q, t * fine, -1).transpose(1, 2))).transpose(1, 2)
+        head = self.out(z).reshape(b, q, t * fine)
+        cos_towers = torch.einsum("btd,bqd->bqt", towers, queries).repeat_interleave(fine, dim=2)
+        cos_bridge = torch.einsum("btd,bqd->bqt", bridge, queries).repeat_interleave(fine, dim=2)
         return self.config.head_scale * head + self.mix[0] * cos_towers + self.mix[1] * cos_bridge + self.bias
 
     @torch.no_grad()
     def probabilities(
         self, frames: torch.Tensor, queries: torch.Tensor, views: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> np.ndarray:
-        """Frame probabilities ``[Q, T]`` of one clip's frames for query vectors ``[Q, joint]`` (before the
+        """Frame probabilities ``[Q, T * fine]`` of one clip's frames for query vectors ``[Q, joint]`` (before the
         median filter); ``views``: the frames' :meth:`frame_views`, when known. One clip at a time: a clip's
         scores never depend on another's."""
         self.eval()
@@ -184,6 +204,6 @@ class QueriedDetector(OnTowers):
         vectors = self.embed_queries(queries) if vectors is None else vectors
         probs = median_filter(self.probabilities(self.frames(wave), vectors), self.config.median)
         return [
-            {"query": q, "events": events_from(p, self.config.hop_s, threshold, duration), "scores": p}
+            {"query": q, "events": events_from(p, self.config.frame_s, threshold, duration), "scores": p}
             for q, p in zip(queries, probs, strict=True)
         ]

@@ -16,6 +16,13 @@ A mask network on the short-time Fourier transform, conditioned on the query by 
 The network is convolutional in time, so a long file is separated in windows overlapping by more than the
 receptive field, each keeping only its middle: the result matches a whole-file pass (no seams). Training
 minimises the negative SI-SDR of the waveform (see :mod:`almkit.training.separator`).
+
+**Fallback.** When the network finds almost nothing of the query (its estimate's energy falls below
+``fallback_floor_db`` relative to the mixture), it is usually wrong about a sound it never heard rather than right
+that the sound is absent: a near-silent estimate of a sound that is there is the worst possible answer (SI-SDR far
+below the mixture's own). The estimate then takes in a share of the mixture that grows from 0 to ``fallback_mix``
+over ``fallback_width_db`` below the floor. The three are chosen on validation (``recipes/separator.py
+--postprocess-only``); ``fallback_mix = 0`` turns it off.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ class SeparatorConfig:
     window_s: float = 20.0  # inference window for long files
     match: bool = False  # read the towers' per-cell match of the query (see the module docstring)
     match_hop_s: float = 0.24
+    fallback_mix: float = 0.0  # the largest share of the mixture in a collapsed estimate (module docstring)
+    fallback_floor_db: float = -20.0
+    fallback_width_db: float = 5.0
     architecture: str = "Separator"
 
     def validate(self) -> SeparatorConfig:
@@ -52,6 +62,8 @@ class SeparatorConfig:
             raise ConfigError("n_fft >= hop > 0, channels > 0 and at least one dilation are needed")
         if not 0 < self.match_hop_s <= 1:
             raise ConfigError(f"match_hop_s must be in (0, 1] seconds, not {self.match_hop_s}")
+        if not 0 <= self.fallback_mix <= 1 or self.fallback_width_db <= 0:
+            raise ConfigError("fallback_mix must be in [0, 1] and fallback_width_db above 0")
         return self
 
     @property
@@ -165,5 +177,16 @@ class QueriedSeparator(OnTowers):
                 a, b = max(0, start - margin), min(len(x), start + step + margin)
                 part = run(a, b)
                 target[start : min(len(x), start + step)] = part[start - a : start - a + min(step, len(x) - start)]
-        target = target.numpy()
-        return target, np.asarray(wave, np.float32) - target
+        target = self.fallback(target.numpy(), x.numpy())
+        return target, x.numpy() - target
+
+    def fallback_share(self, target: np.ndarray, mixture: np.ndarray) -> float:
+        """The share of ``mixture`` a ``target`` takes in (module docstring): 0 above the floor."""
+        c = self.config
+        ratio_db = 10 * np.log10((np.square(target).sum() + 1e-12) / (np.square(mixture).sum() + 1e-12))
+        return float(c.fallback_mix * np.clip((c.fallback_floor_db - ratio_db) / c.fallback_width_db, 0, 1))
+
+    def fallback(self, target: np.ndarray, mixture: np.ndarray) -> np.ndarray:
+        """``target`` with its :meth:`fallback_share` of ``mixture``."""
+        share = self.fallback_share(target, mixture)
+        return ((1 - share) * target + share * mixture).astype(np.float32)
