@@ -159,7 +159,8 @@ def test_fine_frames_place_the_bell_within_its_cell(towers):
     queries = detector.embed_queries(["a bell ringing", "a dog barking"])
     probs = detector.probabilities(rows, queries)  # untrained: each cell's Two-Towers score on its three frames
     cosine = (detector.frame_views(rows)[0] @ queries.T).T
-    assert probs.shape == (2, 3 * len(rows)) and np.allclose(probs, torch.sigmoid(10 * cosine - 3).repeat_interleave(3, 1))
+    assert probs.shape == (2, 3 * len(rows))
+    assert np.allclose(probs, torch.sigmoid(10 * cosine - 3).repeat_interleave(3, 1))
     assert detector.config.frame_s == pytest.approx(0.08)
     with pytest.raises(ConfigError, match="fine"):
         DetectorConfig(fine=3).validate()  # without cell_mels

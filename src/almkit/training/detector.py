@@ -86,7 +86,8 @@ def validation_ap(detector: QueriedDetector, items: list[DetectorItem], text: di
         probs = detector.probabilities(it.frames, queries, (it.towers, it.bridge))
         for k, lab in enumerate(labels):
             scores.append(probs[k])
-            targets.append(frame_targets(it.events, lab, len(it.frames) * detector.config.fine, detector.config.frame_s))
+            frames = len(it.frames) * detector.config.fine
+            targets.append(frame_targets(it.events, lab, frames, detector.config.frame_s))
     return average_precision(np.concatenate(scores), np.concatenate(targets).astype(bool))
 
 

@@ -13,8 +13,9 @@ It reads what the Two-Towers model reads, frame by frame, and asks it the query:
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
   FiLM-modulated by the query, through a temporal convolution (with ``fine``, its output is added to each
   sub-cell's projected bands and a second convolution runs at the sub-cell rate). The head's output layer
-  starts at zero, so an untrained detector is the Two-Towers per-frame detector; training moves it where the data says so, and
-  ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT interpolates) says how far.
+  starts at zero, so an untrained detector is the Two-Towers per-frame detector; training moves it where the
+  data says so, and ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT
+  interpolates) says how far.
 
 Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data.
 The Two-Towers model is frozen and shared, so an improvement to it shows here.
