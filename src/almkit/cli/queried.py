@@ -35,7 +35,7 @@ def detect(
     fmt: FORMAT = Format.table,
 ) -> None:
     """When each described sound happens in each file: events with onset, offset and score (text-queried
-    sound event detection on 0.24 s frames; files of any length)."""
+    sound event detection on 80 ms frames with the shipped detector; files of any length)."""
     from almkit.architectures.queried_detector import QueriedDetector
     from almkit.audio.io import load_audio
     from almkit.errors import AlmkitError
