@@ -241,6 +241,31 @@ def test_separator_fallback_lends_a_collapsed_estimate_a_share_of_the_mixture(to
         SeparatorConfig(fallback_mix=1.5).validate()
 
 
+def test_fallback_is_chosen_on_validation_queries_as_separate_then_scores_them(mixtures, towers):
+    """``choose_fallback`` sets the model's fallback to the best of its grid; the gain it reports is what
+    ``separate`` (fallback included) scores on the same queries."""
+    from almkit.tasks.separation import queries
+    from almkit.training.separator import choose_fallback
+
+    torch.manual_seed(0)  # an untrained separator: many estimates far from their sound
+    separator = QueriedSeparator(SeparatorConfig(channels=16, dilations=(1, 2)), towers)
+    clips = list(read_manifest(mixtures))
+    chosen = choose_fallback(separator, [clips[:3], clips[3:]], progress=False)
+    c = separator.config
+    assert (c.fallback_mix, c.fallback_floor_db, c.fallback_width_db) == tuple(
+        chosen[k] for k in ("fallback_mix", "fallback_floor_db", "fallback_width_db")
+    )
+    assert np.mean(chosen["validation_si_sdri"]) >= np.mean(chosen["without"])
+    gains = []
+    for clip in clips[:3]:
+        mixture = sf.read(clip.audio_path, dtype="float32")[0]
+        for q in queries(clip, mixture, [sf.read(s.audio_path, dtype="float32")[0] for s in clip.stems])[0]:
+            mix = mixture[: len(q.reference)]
+            gains.append(si_sdr(separator.separate(mix, q.caption)[0], q.reference) - si_sdr(mix, q.reference))
+    assert len(gains) == chosen["queries"][0]
+    assert np.mean(gains) == pytest.approx(chosen["validation_si_sdri"][0], abs=0.01)
+
+
 @pytest.mark.parametrize("match", [False, True])
 def test_separator_trains_on_real_mixtures(mixtures, towers, match):
     from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples

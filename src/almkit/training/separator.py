@@ -203,12 +203,12 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
     from almkit.audio.io import load_audio
     from almkit.tasks.separation import queries
 
-    c, rate = model.config, model.config.sample_rate
-    c.fallback_mix = 0.0
+    config, rate = model.config, model.config.sample_rate
+    config.fallback_mix = 0.0
     per_set = []  # per set: (estimate, reference, mixture) of every query
     for clips in sets:
         rows = []
-        for clip in track([c_ for c_ in clips if c_.stems], "fallback: separating", disable=not progress):
+        for clip in track([clip for clip in clips if clip.stems], "fallback: separating", disable=not progress):
             mixture = load_audio(clip.audio_path, rate)
             asked, _ = queries(clip, mixture, [load_audio(s.audio_path, rate) for s in clip.stems])
             for q in asked:
@@ -225,7 +225,7 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
         return scored[k, j, share]
 
     def gains(mix_share: float, floor: float, width: float) -> list[float]:
-        c.fallback_mix, c.fallback_floor_db, c.fallback_width_db = mix_share, floor, width
+        config.fallback_mix, config.fallback_floor_db, config.fallback_width_db = mix_share, floor, width
         return [float(np.mean([gain(k, j, *row) for j, row in enumerate(rows)])) for k, rows in enumerate(per_set)]
 
     off = gains(0.0, FALLBACK_FLOOR_DB[0], FALLBACK_WIDTH_DB[0])
@@ -234,7 +234,7 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
         g = gains(*values)
         if np.mean(g) > best[0]:
             best = (float(np.mean(g)), values, g)
-    c.fallback_mix, c.fallback_floor_db, c.fallback_width_db = best[1]
+    config.fallback_mix, config.fallback_floor_db, config.fallback_width_db = best[1]
     return {"fallback_mix": best[1][0], "fallback_floor_db": best[1][1], "fallback_width_db": best[1][2],
             "validation_si_sdri": [round(g, 2) for g in best[2]], "without": [round(g, 2) for g in off],
             "queries": [len(rows) for rows in per_set]}  # fmt: skip
