@@ -21,9 +21,10 @@ minimises the negative SI-SDR of the waveform (see :mod:`almkit.training.separat
 ``fallback_floor_db`` relative to the mixture), the estimate is often of a sound it never heard and failed to
 find: on the validation queries, whose sounds are all there, such near-silent estimates were most of the worst
 answers (SI-SDR far below the mixture's own). The estimate then takes in a share of the mixture that grows
-from 0 to ``fallback_mix`` over ``fallback_width_db`` below the floor. The three are chosen on validation (``recipes/separator.py
---postprocess-only``); ``fallback_mix = 0`` turns it off. The cost: a query for an absent sound returns that
-share of the mixture (0.02: about 34 dB down) rather than silence. The energies are those of the whole input.
+from 0 to ``fallback_mix`` over ``fallback_width_db`` below the floor. The three are chosen on validation
+(``recipes/separator.py --postprocess-only``); ``fallback_mix = 0`` turns it off. The cost: a query for an absent
+sound returns that share of the mixture (0.02: about 34 dB down) rather than silence. The energies are those of
+the whole input.
 """
 
 from __future__ import annotations
