@@ -30,11 +30,10 @@ import numpy as np
 import torch
 
 from almkit.architectures.queried_separator import QueriedSeparator
-from almkit.audio.io import load_audio
 from almkit.data.manifest import read_manifest
 from almkit.evaluation.stats import bootstrap_ci
 from almkit.metrics.functional import sdr, si_sdr
-from almkit.tasks.separation import queries
+from almkit.tasks.separation import load_queries
 from output import write_report
 
 
@@ -67,7 +66,9 @@ def main() -> None:
     lines = [
         f"# bench_lass  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
         f"{torch.get_num_threads()} torch threads",
-        f"separator: {args.model}" + (" (match track)" if model.config.match else ""),
+        f"separator: {args.model}"
+        + (" (match track)" if model.config.match else "")
+        + (f", fallback {model.config.fallback_mix} of the mixture" if model.config.fallback_mix else ""),
         "",
     ]
     for name, path in sets.items():
@@ -75,12 +76,10 @@ def main() -> None:
         scores = defaultdict(list)  # (system, metric) -> per-item values
         kinds, skipped = [], 0
         for clip in clips:
-            mixture = load_audio(clip.audio_path, rate)
-            asked, passed = queries(clip, mixture, [load_audio(s.audio_path, rate) for s in clip.stems])
+            asked, passed = load_queries(clip, rate)
             skipped += passed
             for query in asked:
-                ref = query.reference
-                mix = mixture[: len(ref)]
+                ref, mix = query.reference, query.mixture
                 estimates = {"separator": model.separate(mix, query.caption)[0], "mixture": mix,
                              "oracle IRM": oracle_irm(model, mix, ref)}  # fmt: skip
                 for system, est in estimates.items():

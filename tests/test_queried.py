@@ -244,7 +244,7 @@ def test_separator_fallback_lends_a_collapsed_estimate_a_share_of_the_mixture(to
 def test_fallback_is_chosen_on_validation_queries_as_separate_then_scores_them(mixtures, towers):
     """``choose_fallback`` sets the model's fallback to the best of its grid; the gain it reports is what
     ``separate`` (fallback included) scores on the same queries."""
-    from almkit.tasks.separation import queries
+    from almkit.tasks.separation import load_queries
     from almkit.training.separator import choose_fallback
 
     torch.manual_seed(0)  # an untrained separator: many estimates far from their sound
@@ -255,13 +255,9 @@ def test_fallback_is_chosen_on_validation_queries_as_separate_then_scores_them(m
     assert (c.fallback_mix, c.fallback_floor_db, c.fallback_width_db) == tuple(
         chosen[k] for k in ("fallback_mix", "fallback_floor_db", "fallback_width_db")
     )
-    assert np.mean(chosen["validation_si_sdri"]) >= np.mean(chosen["without"])
-    gains = []
-    for clip in clips[:3]:
-        mixture = sf.read(clip.audio_path, dtype="float32")[0]
-        for q in queries(clip, mixture, [sf.read(s.audio_path, dtype="float32")[0] for s in clip.stems])[0]:
-            mix = mixture[: len(q.reference)]
-            gains.append(si_sdr(separator.separate(mix, q.caption)[0], q.reference) - si_sdr(mix, q.reference))
+    assert c.fallback_mix > 0  # the untrained model's near-silent estimates call for the mixture
+    gains = [si_sdr(separator.separate(q.mixture, q.caption)[0], q.reference) - si_sdr(q.mixture, q.reference)
+             for clip in clips[:3] for q in load_queries(clip, 16_000)[0]]  # fmt: skip
     assert len(gains) == chosen["queries"][0]
     assert np.mean(gains) == pytest.approx(chosen["validation_si_sdri"][0], abs=0.01)
 

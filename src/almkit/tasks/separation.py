@@ -26,12 +26,14 @@ def query_types(clip) -> list[str]:
 
 @dataclass
 class Query:
-    """One query of a mixture: a caption, the stems it names (their sum is the reference) and its type."""
+    """One query of a mixture: a caption, the stems it names (their sum is the reference), its type, and the
+    mixture cut to the reference's length (what a separator is given)."""
 
     caption: str
     stems: list[int]
     reference: np.ndarray
     type: str
+    mixture: np.ndarray
 
 
 def queries(clip, mixture: np.ndarray, stems: list[np.ndarray]) -> tuple[list[Query], int]:
@@ -50,8 +52,17 @@ def queries(clip, mixture: np.ndarray, stems: list[np.ndarray]) -> tuple[list[Qu
         if not np.any(reference) or np.square(rest).sum() <= 1e-6 * np.square(reference).sum():
             skipped += 1
             continue
-        out.append(Query(caption, ks, reference, kinds[ks[0]]))
+        out.append(Query(caption, ks, reference, kinds[ks[0]], mixture[:n]))
     return out, skipped
+
+
+def load_queries(clip, rate: int, path=None, offset: float = 0.0, duration: float | None = None):
+    """:func:`queries` of a clip with stems, its mixture (``path``, default the clip's audio) and stems read at
+    ``rate``; raises AudioError naming the file that cannot be read."""
+    from almkit.audio.io import load_audio
+
+    mixture = load_audio(path or clip.audio_path, rate, offset, duration)
+    return queries(clip, mixture, [load_audio(s.audio_path, rate) for s in clip.stems])
 
 
 class LanguageQueriedSeparation(Task):
@@ -67,23 +78,19 @@ class LanguageQueriedSeparation(Task):
     def infer(self, card, model, clips, audio, folder: Path):
         from rich.progress import track
 
-        from almkit.audio.io import load_audio
-
         rate, rows, failures = model.config.sample_rate, [], []
         for clip, (path, offset, duration) in track(list(zip(clips, audio, strict=True)), "separating", transient=True):
             try:
-                mixture = load_audio(path, rate, offset, duration)
-                stems = [load_audio(s.audio_path, rate) for s in clip.stems]
+                asked, _ = load_queries(clip, rate, path, offset, duration)
             except AudioError as err:
                 failures.append((path, str(err)))
                 continue
-            for query in queries(clip, mixture, stems)[0]:
-                n = len(query.reference)
-                target, _ = model.separate(mixture[:n], query.caption)
+            for query in asked:
+                target, _ = model.separate(query.mixture, query.caption)
                 row = {"id": f"{clip.id}#{query.stems[0]}", "query": query.caption, "type": query.type}
                 for name, fn in (("SI-SDR", si_sdr), ("SDR", sdr)):
                     row[name] = fn(target, query.reference)
-                    row[f"{name}i"] = row[name] - fn(mixture[:n], query.reference)
+                    row[f"{name}i"] = row[name] - fn(query.mixture, query.reference)
                 rows.append(row)
         write_jsonl(folder / "predictions.jsonl", rows)
         return failures

@@ -200,20 +200,16 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
     values and the gain of each set with and without the fallback."""
     from rich.progress import track
 
-    from almkit.audio.io import load_audio
-    from almkit.tasks.separation import queries
+    from almkit.tasks.separation import load_queries
 
-    config, rate = model.config, model.config.sample_rate
+    config = model.config
     config.fallback_mix = 0.0
     per_set = []  # per set: (estimate, reference, mixture) of every query
     for clips in sets:
         rows = []
         for clip in track([clip for clip in clips if clip.stems], "fallback: separating", disable=not progress):
-            mixture = load_audio(clip.audio_path, rate)
-            asked, _ = queries(clip, mixture, [load_audio(s.audio_path, rate) for s in clip.stems])
-            for q in asked:
-                mix = mixture[: len(q.reference)]
-                rows.append((model.separate(mix, q.caption)[0], q.reference, mix))
+            for q in load_queries(clip, config.sample_rate)[0]:
+                rows.append((model.separate(q.mixture, q.caption)[0], q.reference, q.mixture))
         per_set.append(rows)
 
     scored = {}  # (set, query, share of the mixture) -> SI-SDRi: most estimates never reach the floor

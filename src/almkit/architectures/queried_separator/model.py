@@ -191,4 +191,4 @@ class QueriedSeparator(OnTowers):
     def fallback(self, target: np.ndarray, mixture: np.ndarray) -> np.ndarray:
         """``target`` with its :meth:`fallback_share` of ``mixture``."""
         share = self.fallback_share(target, mixture)
-        return ((1 - share) * target + share * mixture).astype(np.float32)
+        return target if share == 0 else ((1 - share) * target + share * mixture).astype(np.float32)
