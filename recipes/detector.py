@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--fine", type=int, default=3, help="frames scored per 0.24 s cell (DetectorConfig.fine)")
+    ap.add_argument("--own-hop", action="store_true", help="YAMNet's own 0.96 s windows (DetectorConfig.own_hop)")
+    ap.add_argument("--mel-channels", type=int, default=0, help="width of the sub-cells' mel CNN (0: mean bands)")
     ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its post-processing again")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -61,7 +63,13 @@ def main() -> None:
         card = json.loads((args.out / "card.json").read_text())
     else:
         detector = QueriedDetector(
-            DetectorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), cell_mels=True, fine=args.fine)
+            DetectorConfig(
+                towers_sha256=checkpoint_sha256(towers_path("default")),
+                cell_mels=True,
+                fine=args.fine,
+                own_hop=args.own_hop,
+                mel_channels=args.mel_channels,
+            )
         )
     sets = [prepare(detector, clips) for clips in val_sets]  # the frozen inputs of each validation split
     if not args.postprocess_only:

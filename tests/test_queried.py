@@ -129,33 +129,32 @@ def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):
 
 
 def test_cell_mels_say_which_cell_the_sound_is_in(towers):
-    """With ``cell_mels`` each row ends with its 0.24 s cell's mean log-mel bands: the YAMNet columns of the
+    """With ``cell_mels`` each row ends with its 0.24 s cell's 24 log-mel frames: the YAMNet columns of the
     silent cells before a bell already hear it (their windows reach into it), its cell energies do not."""
     detector = QueriedDetector(DetectorConfig(cell_mels=True), towers)
     bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga"), np.zeros(16_000, np.float32)])
     rows = detector.frames(bell)
     plain = QueriedDetector(DetectorConfig(), towers).frames(bell)
-    assert rows.shape == (len(plain), plain.shape[1] + 64) and torch.equal(rows[:, : plain.shape[1]], plain)
+    assert rows.shape == (len(plain), plain.shape[1] + 24 * 64) and torch.equal(rows[:, : plain.shape[1]], plain)
     energy = rows[:, plain.shape[1] :].mean(1)
     assert energy[:8].max() == pytest.approx(np.log(0.001), abs=1e-4)  # digital silence up to 1.92 s
     assert energy[8] > energy[:8].max() + 2  # the bell (0.14 s) starts at 2 s, in cell 8 (1.92-2.16 s)
     assert not np.allclose(plain[7], plain[0])  # while the window of cell 7 already hears it
-    expected = towers.audio_encoder.log_mel(bell)[24 * 8 : 24 * 9].mean(0)  # cell 8's 24 frames of 10 ms
-    assert torch.allclose(rows[8, plain.shape[1] :], expected)
+    expected = towers.audio_encoder.log_mel(bell)[24 * 8 : 24 * 9]  # cell 8's 24 frames of 10 ms
+    assert torch.equal(rows[8, plain.shape[1] :], expected.flatten())
     with pytest.raises(ConfigError, match="10 ms"):
         DetectorConfig(cell_mels=True, hop_s=0.245).validate()
 
 
 def test_fine_frames_place_the_bell_within_its_cell(towers):
-    """With ``fine=3`` each cell's bands come as three 80 ms sub-cells and the detector scores every one: the
+    """With ``fine=3`` each cell's frames make three 80 ms sub-cells and the detector scores every one: the
     bell (2.0-2.14 s) is in the second sub-cell of cell 8 (1.92-2.16 s), the first one is silent."""
     detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=3), towers)
     bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga"), np.zeros(16_000, np.float32)])
     rows = detector.frames(bell)
-    mels = rows[:, 1024 + 521 :].reshape(len(rows), 3, 64)
+    mels = rows[:, 1024 + 521 :].reshape(len(rows), 3, 8, 64).mean(2)  # each sub-cell's mean bands
     assert mels[7].max() == pytest.approx(np.log(0.001), abs=1e-4)  # digital silence up to 1.92 s
     assert mels[8, 1].mean() > mels[8, 0].mean() + 2  # 1.92-2.0 s: only its last 25 ms frames reach the bell
-    assert torch.allclose(mels.mean(1), QueriedDetector(DetectorConfig(cell_mels=True), towers).frames(bell)[:, -64:])
     queries = detector.embed_queries(["a bell ringing", "a dog barking"])
     probs = detector.probabilities(rows, queries)  # untrained: each cell's Two-Towers score on its three frames
     cosine = (detector.frame_views(rows)[0] @ queries.T).T
@@ -166,6 +165,31 @@ def test_fine_frames_place_the_bell_within_its_cell(towers):
         DetectorConfig(fine=3).validate()  # without cell_mels
     with pytest.raises(ConfigError, match="fine"):
         DetectorConfig(cell_mels=True, fine=5).validate()  # 24 log-mel frames per cell are not five sub-cells
+
+
+def test_own_hop_windows_serve_four_cells(towers):
+    """With ``own_hop`` YAMNet runs on its own 0.96 s patches of the clip's log-mel frames, back to back (what the
+    Two-Towers model reads), each row held over the four 0.24 s cells it covers; every cell keeps its own bands,
+    so the bell's cell is still the one that hears it."""
+    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=3, own_hop=True), towers)
+    bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga"), np.zeros(16_000, np.float32)])
+    rows = detector.frames(bell)
+    centred = QueriedDetector(DetectorConfig(cell_mels=True, fine=3), towers).frames(bell)
+    assert rows.shape == centred.shape  # one row per 0.24 s cell either way
+    assert torch.equal(rows[:, 1024 + 521 :], centred[:, 1024 + 521 :])  # the bands are the cells' own
+    windows, own = rows[:, : 1024 + 521], towers.audio_encoder.encode_chunks  # the tower's own chunks of the clip
+    chunks = torch.from_numpy(towers.audio_encoder.policy.chunks(bell, 16_000))
+    assert torch.allclose(windows[::4], own(chunks), atol=1e-6) and len(chunks) == -(-len(rows) // 4)
+    assert all(torch.equal(windows[j], windows[4 * (j // 4)]) for j in range(len(rows)))
+    assert not torch.equal(windows[8], windows[7])  # 0.96-1.92 s is silent, 1.92-2.88 s holds the bell
+    views = detector.frame_views(rows)[0]  # each window projected once, then held over its cells
+    assert torch.allclose(views, towers.project_audio(windows), atol=1e-6)
+    with pytest.raises(ConfigError, match="own_hop"):
+        DetectorConfig(own_hop=True).validate()  # without cell_mels
+    with pytest.raises(ConfigError, match="own_hop"):
+        QueriedDetector(DetectorConfig(cell_mels=True, own_hop=True, hop_s=0.25), towers)  # 0.96 s is not whole cells
+    with pytest.raises(ConfigError, match="mel_channels"):
+        DetectorConfig(cell_mels=True, mel_channels=8).validate()  # the CNN reads sub-cells: fine > 1
 
 
 def test_shipped_detector_finds_the_bell_and_not_a_dog(tmp_path):
@@ -190,11 +214,11 @@ def test_detector_folders_are_checked(towers, tmp_path):
         DetectorConfig(hop_s=0.5).validate()
 
 
-@pytest.mark.parametrize("fine", [1, 3])
-def test_detector_head_trains_on_real_mixtures(mixtures, towers, fine):
+@pytest.mark.parametrize(("fine", "mel_channels"), [(1, 0), (3, 0), (3, 16)])
+def test_detector_head_trains_on_real_mixtures(mixtures, towers, fine, mel_channels):
     from almkit.training.detector import DetectorTrainConfig, prepare, train_detector
 
-    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=fine), towers)
+    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=fine, mel_channels=mel_channels), towers)
     items = prepare(detector, list(read_manifest(mixtures)), progress=False)
     log = train_detector(detector, items, items, DetectorTrainConfig(epochs=8, batch=3, lr=3e-3), progress=False)
     assert log["loss"][-1] < log["loss"][0] and max(log["validation_ap"][1:]) >= log["validation_ap"][0]

@@ -41,6 +41,12 @@ def mel_matrix(lower=125.0, upper=7500.0) -> np.ndarray:
     return np.pad(weights, [(1, 0), (0, 0)]).astype(np.float32)
 
 
+def _quantise(log_mel: torch.Tensor) -> np.ndarray:
+    """Log-mel patches ``[B, 96, 64]`` as the export's uint8 input ``[B, 1, 96, 64]`` (in place: a copy is not
+    needed)."""
+    return log_mel.div_(IN_SCALE).round_().add_(IN_ZERO).clamp_(0, 255).to(torch.uint8).unsqueeze(1).numpy()
+
+
 class YAMNetEncoder(AudioEncoder):
     """YAMNet's 1024-d embedding per 0.96 s patch; ``with_scores`` appends the 521 AudioSet class probabilities
     (``.class_names``, ``.class_mids`` give their display names and ontology ids)."""
@@ -84,9 +90,20 @@ class YAMNetEncoder(AudioEncoder):
 
     def patches(self, chunks: torch.Tensor) -> np.ndarray:
         """Quantised log-mel patches ``[B, 1, 96, 64]`` uint8 (the whole batch at once, in place where possible)."""
-        logmel = self._log_mel(chunks.unfold(-1, FRAME, HOP)[:, :PATCH])
-        q = logmel.div_(IN_SCALE).round_().add_(IN_ZERO).clamp_(0, 255).to(torch.uint8)
-        return q.unsqueeze(1).numpy()
+        return _quantise(self._log_mel(chunks.unfold(-1, FRAME, HOP)[:, :PATCH]))
+
+    def encode_log_mel(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """What :meth:`encode_chunks` gives for one clip's chunks (patches back to back), from the clip's
+        :meth:`log_mel` ``[n, 64]``: ``[ceil(n / 96), embed_dim]`` (the last patch padded with the log-mel of
+        silence, as a zero-padded chunk gives). The patches go in equal passes of at most ``forward_rows``, sized
+        by the clip alone (a ten-second clip is one pass of 11, not 16 with 5 of padding): its rows never
+        depend on other inputs."""
+        from almkit.encoders.batching import fixed_blocks
+
+        n = max(1, -(-len(log_mel) // PATCH))
+        padded = torch.nn.functional.pad(log_mel, (0, 0, 0, n * PATCH - len(log_mel)), value=float(np.log(0.001)))
+        rows = -(-n // -(-n // self.forward_rows))
+        return fixed_blocks(self.encode_prepared, _quantise(padded.reshape(n, PATCH, MELS)), rows)
 
     prepare = patches
 

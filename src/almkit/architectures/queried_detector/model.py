@@ -6,8 +6,13 @@ It reads what the Two-Towers model reads, frame by frame, and asks it the query:
   windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip; with ``cell_mels``, also the
   mean of YAMNet's own 64 log-mel bands over each cell (10 ms frames), which says *when* in the second-long
   window the sound is: the window's features say what it is, the cell's energies where it starts and stops;
+  with ``own_hop``, the tower's own windows instead (YAMNet's 0.96 s patches back to back, from the clip's
+  log-mel frames), each row held over the four cells it covers: the tower runs a quarter as often, and the
+  bands carry the timing;
   with ``fine`` > 1, the bands are averaged over each of ``fine`` equal sub-cells instead, and the detector
   scores every sub-cell (frames of ``hop_s / fine``: 80 ms for three), so events' edges fall between windows;
+  with ``mel_channels``, a small CNN reads each sub-cell's 10 ms log-mel frames (onsets, decays, harmonics)
+  instead of their mean bands;
 * **query**: the Two-Towers text tower and projection on the query (in the model's prompt);
 * **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
@@ -49,6 +54,8 @@ class DetectorConfig:
     head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
     cell_mels: bool = False  # the head also reads each cell's mean log-mel bands (finer onsets and offsets)
     fine: int = 1  # frames per cell the detector scores (needs cell_mels when above 1)
+    own_hop: bool = False  # the tower's own windows (0.96 s, back to back), not one centred on each cell
+    mel_channels: int = 0  # > 0 (needs fine > 1): a CNN of this width reads the sub-cells' 10 ms log-mel frames
     architecture: str = "Detector"
 
     def validate(self) -> DetectorConfig:
@@ -60,6 +67,10 @@ class DetectorConfig:
             raise ConfigError(f"cell_mels needs hop_s in whole 10 ms log-mel frames, not {self.hop_s}")
         if self.fine < 1 or (self.fine > 1 and not self.cell_mels) or round(self.hop_s / MEL_HOP_S) % self.fine:
             raise ConfigError(f"fine must be 1, or divide the cell's log-mel frames with cell_mels on, not {self.fine}")
+        if self.mel_channels < 0 or (self.mel_channels and self.fine == 1):
+            raise ConfigError(f"mel_channels must be 0, or positive with fine > 1, not {self.mel_channels}")
+        if self.own_hop and not self.cell_mels:
+            raise ConfigError("own_hop needs cell_mels: the cells' bands say when, the 0.96 s windows only what")
         if self.median < 1 or self.median % 2 == 0 or self.context < 1 or self.context % 2 == 0:
             raise ConfigError("median and context must be odd frame counts")
         if not 0 < self.threshold < 1:
@@ -70,6 +81,37 @@ class DetectorConfig:
     def frame_s(self) -> float:
         """Seconds between the frames the detector scores."""
         return self.hop_s / self.fine
+
+
+def _time_pools(n: int) -> list[int]:
+    """``n`` as three factors (the time pooling of the mel CNN's three blocks), smallest first."""
+    primes, k = [], 2
+    while n > 1:
+        while n % k == 0:
+            primes.append(k)
+            n //= k
+        k += 1
+    while len(primes) > 3:
+        primes = sorted([primes[0] * primes[1], *primes[2:]])
+    return [1] * (3 - len(primes)) + primes
+
+
+class MelCNN(nn.Module):
+    """Log-mel frames ``[B, T, 64]`` (10 ms) -> ``[B, T / pool, hidden]``: the bands as channels through three
+    blocks of a temporal convolution (three frames), batch norm, GELU and max pooling (the pools multiplying to
+    ``pool``), then a linear layer."""
+
+    def __init__(self, channels: int, pool: int, hidden: int):
+        super().__init__()
+        layers, c_in = [nn.BatchNorm1d(MELS)], MELS
+        for t in _time_pools(pool):
+            layers += [nn.Conv1d(c_in, channels, 3, padding=1), nn.BatchNorm1d(channels), nn.GELU(), nn.MaxPool1d(t)]
+            c_in = channels
+        self.blocks = nn.Sequential(*layers)
+        self.out = nn.Linear(channels, hidden)
+
+    def forward(self, mels: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(mels.transpose(1, 2)).transpose(1, 2))
 
 
 def median_filter(x: np.ndarray, width: int) -> np.ndarray:
@@ -109,12 +151,18 @@ class QueriedDetector(OnTowers):
         if config.cell_mels:
             if not hasattr(self.towers.audio_encoder, "log_mel"):
                 raise ConfigError("cell_mels needs a Two-Towers model on YAMNet (its log-mel front-end)")
+            window_s = self.towers.audio_encoder.policy.hop_s
+            if config.own_hop and abs(window_s / config.hop_s - round(window_s / config.hop_s)) > 1e-9:
+                raise ConfigError(f"own_hop needs hop_s to divide the tower's {window_s} s hop, not {config.hop_s}")
             self.cell_norm = nn.LayerNorm(MELS)
         self.audio = nn.Linear(audio_dim + (MELS if config.cell_mels else 0), h)
         self.film = nn.Linear(joint, 2 * h)
         self.temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         if config.fine > 1:  # each sub-cell's bands, added to its cell's state, through a sub-cell-rate convolution
-            self.sub_mels = nn.Linear(MELS, h)
+            per_sub = round(config.hop_s / MEL_HOP_S) // config.fine
+            self.sub_mels = MelCNN(config.mel_channels, per_sub, h) if config.mel_channels else nn.Linear(MELS, h)
+            if config.mel_channels:
+                self.sub_film = nn.Linear(joint, 2 * h)
             self.sub_temporal = nn.Conv1d(h, h, config.context, padding=config.context // 2)
         self.out = nn.Linear(h, 1)
         nn.init.zeros_(self.out.weight)
@@ -125,20 +173,31 @@ class QueriedDetector(OnTowers):
 
     # --- frozen inputs -------------------------------------------------------------------------------------
     def frames(self, wave: np.ndarray) -> torch.Tensor:
-        """The audio tower's rows ``[T, audio_dim]``, one window centred on each ``hop_s`` cell of ``wave``
-        (mono, at the tower's sample rate); with ``cell_mels``, each row ends with the mean log-mel bands of each
-        of its cell's ``fine`` sub-cells, in order (``[T, audio_dim + fine * 64]``)."""
+        """The audio tower's rows ``[T, audio_dim]``, one per ``hop_s`` cell of ``wave`` (mono, at the tower's
+        sample rate): a window centred on each cell, or with ``own_hop`` the tower's own window that covers it;
+        with ``cell_mels``, each row ends with its cell's 10 ms log-mel frames, in order
+        (``[T, audio_dim + n * 64]``, ``n = hop_s / 10 ms``)."""
         from almkit.encoders.embed import frame_rows
 
-        encoder = self.towers.audio_encoder
-        rows = frame_rows(encoder, wave, self.config.hop_s, centred=True)
-        if not self.config.cell_mels:
+        encoder, hop = self.towers.audio_encoder, self.config.hop_s
+        cells = max(1, -(-len(wave) // round(hop * encoder.sample_rate)))
+        mels = encoder.log_mel(wave) if self.config.cell_mels else None  # ceil(samples / 10 ms) frames
+        if self.config.own_hop:
+            rows = encoder.encode_log_mel(mels).repeat_interleave(self.cells_per_window, dim=0)[:cells]
+        else:
+            rows = frame_rows(encoder, wave, hop, centred=True)
+        if mels is None:
             return rows
-        per_cell = round(self.config.hop_s / MEL_HOP_S)
-        mels = encoder.log_mel(wave)  # ceil(samples / HOP) frames: never more than the cells hold
-        mels = F.pad(mels, (0, 0, 0, len(rows) * per_cell - len(mels)), value=float(np.log(0.001)))  # silence
-        sub = mels.reshape(len(rows), self.config.fine, per_cell // self.config.fine, -1).mean(2)
-        return torch.cat([rows, sub.flatten(1)], dim=1)
+        per_cell = round(hop / MEL_HOP_S)  # the cells hold at least the frames: pad with the bands of silence
+        mels = F.pad(mels, (0, 0, 0, cells * per_cell - len(mels)), value=float(np.log(0.001)))
+        return torch.cat([rows, mels.reshape(cells, -1)], dim=1)
+
+    @property
+    def cells_per_window(self) -> int:
+        """Cells that share one row of the audio tower: 1, or with ``own_hop`` the cells in its hop."""
+        if not self.config.own_hop:
+            return 1
+        return round(self.towers.audio_encoder.policy.hop_s / self.config.hop_s)
 
     @torch.no_grad()
     def frame_views(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,12 +205,14 @@ class QueriedDetector(OnTowers):
         projection and by its training-free ConSE prior (or the projection again when it has none)."""
         from almkit.encoders.batching import fixed_blocks
 
-        flat = frames[..., : self.towers.config.audio_dim].reshape(-1, self.towers.config.audio_dim)
+        k, dim = self.cells_per_window, self.towers.config.audio_dim
+        windows = frames[..., ::k, :dim]  # each window once: its row is repeated over its cells
+        flat = windows.reshape(-1, dim)
         projection = self.towers.audio_projection
         towers = fixed_blocks(self.towers.project_audio, flat)
         bridge = fixed_blocks(projection.prior, flat) if hasattr(projection, "prior") else towers
-        shape = (*frames.shape[:-1], -1)
-        return towers.reshape(shape), bridge.reshape(shape)
+        shape, cells = (*windows.shape[:-1], -1), frames.shape[-2]
+        return tuple(v.reshape(shape).repeat_interleave(k, dim=-2)[..., :cells, :] for v in (towers, bridge))
 
     def embed_queries(self, queries: list[str]) -> torch.Tensor:
         """``[Q, joint]`` unit vectors of the queries in the Two-Towers prompt."""
@@ -162,21 +223,29 @@ class QueriedDetector(OnTowers):
     def forward(
         self, frames: torch.Tensor, towers: torch.Tensor, bridge: torch.Tensor, queries: torch.Tensor
     ) -> torch.Tensor:
-        """Logits ``[B, Q, T * fine]`` of frames ``[B, T, audio_dim (+ fine * 64)]`` (their two joint-space views
+        """Logits ``[B, Q, T * fine]`` of frames ``[B, T, audio_dim (+ n * 64)]`` (their two joint-space views
         ``[B, T, joint]``) for queries ``[B, Q, joint]``."""
         b, t, _ = frames.shape
         q, fine = queries.shape[1], self.config.fine
         audio_dim = self.towers.config.audio_dim
         x = self.norm(frames[..., :audio_dim])
         if self.config.cell_mels:
-            sub = self.cell_norm(frames[..., audio_dim:].reshape(b, t, fine, -1))  # [B, T, fine, 64]
+            mels = frames[..., audio_dim:].reshape(b, t * fine, -1, MELS)  # [B, T * fine, 10 ms frames, 64]
+            sub = self.cell_norm(mels.mean(2).reshape(b, t, fine, MELS))  # each sub-cell's mean bands
             x = torch.cat([x, sub.mean(2)], dim=-1)
         h = F.gelu(self.audio(x))  # [B, T, H]
+        if fine > 1:  # each sub-cell's bands, or what the mel CNN makes of its frames
+            s = self.sub_mels(mels.flatten(1, 2) if self.config.mel_channels else sub).reshape(b, t * fine, -1)
+            if self.config.mel_channels:  # the CNN's features also reach the cell rate
+                h = h + s.reshape(b, t, fine, -1).mean(2)
         gamma, beta = self.film(queries).chunk(2, dim=-1)  # [B, Q, H]
         z = h[:, None] * (1 + gamma[:, :, None]) + beta[:, :, None]  # [B, Q, T, H]
         z = F.gelu(self.temporal(z.reshape(b * q, t, -1).transpose(1, 2))).transpose(1, 2)  # [BQ, T, H]
         if fine > 1:
-            s = self.sub_mels(sub).reshape(b, 1, t * fine, -1)  # [B, 1, T * fine, H]
+            s = s[:, None]  # [B, 1, T * fine, H]
+            if self.config.mel_channels:  # and are modulated by the query
+                gamma, beta = self.sub_film(queries).chunk(2, dim=-1)
+                s = s * (1 + gamma[:, :, None]) + beta[:, :, None]  # [B, Q, T * fine, H]
             z = z.reshape(b, q, t, -1).repeat_interleave(fine, dim=2) + s
             z = F.gelu(self.sub_temporal(z.reshape(b * q, t * fine, -1).transpose(1, 2))).transpose(1, 2)
         head = self.out(z).reshape(b, q, t * fine)
