@@ -10,6 +10,10 @@ Data (all from ``--suites``, ``almkit data build-suites``):
 * never touched here: the scenes' test split and the open-world mixtures' test split (scorched3d-data,
   openttd-opensfx), which the cards and ``benchmarks/bench_sed.py`` report.
 
+Model (the defaults): YAMNet on its own 0.96 s patches (``--own-hop``: a quarter of the windows of one centred
+on every 0.24 s cell), 80 ms frames (``--fine 3``) and a 128-channel temporal CNN over each frame's 10 ms
+log-mel frames (``--mel-channels``); benchmarks/RESULTS.md has the variants that were compared on validation.
+
 Usage: python recipes/detector.py [--suites build/default-model/suites] [--out src/almkit/pretrained/detector]
 """
 
@@ -42,8 +46,13 @@ def main() -> None:
     ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--fine", type=int, default=3, help="frames scored per 0.24 s cell (DetectorConfig.fine)")
-    ap.add_argument("--own-hop", action="store_true", help="YAMNet's own 0.96 s windows (DetectorConfig.own_hop)")
-    ap.add_argument("--mel-channels", type=int, default=0, help="width of the sub-cells' mel CNN (0: mean bands)")
+    ap.add_argument(
+        "--own-hop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="YAMNet's own 0.96 s windows, not one centred on each cell (DetectorConfig.own_hop)",
+    )
+    ap.add_argument("--mel-channels", type=int, default=128, help="width of the sub-cells' mel CNN (0: mean bands)")
     ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its post-processing again")
     args = ap.parse_args()
     torch.set_num_threads(2)

@@ -3,21 +3,20 @@
 It reads what the Two-Towers model reads, frame by frame, and asks it the query:
 
 * **frames**: the Two-Towers audio tower (YAMNet: 1024-d embedding and 521 AudioSet probabilities) on 0.975 s
-  windows every ``hop_s`` (0.24 s), each window centred on its cell of the clip; with ``cell_mels``, also the
-  mean of YAMNet's own 64 log-mel bands over each cell (10 ms frames), which says *when* in the second-long
-  window the sound is: the window's features say what it is, the cell's energies where it starts and stops;
-  with ``own_hop``, the tower's own windows instead (YAMNet's 0.96 s patches back to back, from the clip's
-  log-mel frames), each row held over the four cells it covers: the tower runs a quarter as often, and the
-  bands carry the timing;
-  with ``fine`` > 1, the bands are averaged over each of ``fine`` equal sub-cells instead, and the detector
-  scores every sub-cell (frames of ``hop_s / fine``: 80 ms for three), so events' edges fall between windows;
-  with ``mel_channels``, a small CNN reads each sub-cell's 10 ms log-mel frames (onsets, decays, harmonics)
-  instead of their mean bands;
+  windows, one centred on each ``hop_s`` cell (0.24 s) of the clip, or with ``own_hop`` the tower's own windows
+  (YAMNet's 0.96 s patches back to back, from the clip's log-mel frames), each row held over the four cells it
+  covers, so the tower runs a quarter as often (the shipped detector); with ``cell_mels``, also each cell's
+  10 ms log-mel frames (YAMNet's own 64 bands), which say *when* in the second-long window the sound is: the
+  window's features say what it is, the cell's energies where it starts and stops;
+* **sub-cells**: with ``fine`` > 1 the detector scores each of ``fine`` equal sub-cells of a cell (frames of
+  ``hop_s / fine``: 80 ms for three), reading their mean bands, or with ``mel_channels`` what a small temporal
+  CNN makes of their 10 ms frames (onsets, decays, harmonics), so events' edges fall between windows;
 * **query**: the Two-Towers text tower and projection on the query (in the model's prompt);
 * **scores**: the Two-Towers cosine of each frame's projection with the query (the detector the agent's
   ``detect`` tool uses) and the training-free ConSE bridge's cosine, plus a trained head: the frames,
   FiLM-modulated by the query, through a temporal convolution (with ``fine``, its output is added to each
-  sub-cell's projected bands and a second convolution runs at the sub-cell rate). The head's output layer
+  sub-cell's projected bands, or their CNN features, themselves FiLM-modulated by the query, and a second
+  convolution runs at the sub-cell rate; the CNN features also join the cell-rate input). The head's output layer
   starts at zero, so an untrained detector is the Two-Towers per-frame detector; training moves it where the
   data says so, and ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT
   interpolates) says how far.
