@@ -1,11 +1,11 @@
 """Training the text-queried event detector's head on clips with exact events (scenes, mixtures).
 
-Each clip's frozen inputs (the audio tower's centred frames and their two joint-space views) are computed once.
-A step shows a batch of clips, each with up to ``positives`` of its own sounds (named by their label or by
-their stem's caption, at random) and ``negatives`` labels it does not hold, drawn from the whole training
-vocabulary; the loss is binary cross-entropy on every frame (a frame is active when an event of the query's
-label covers at least half of its cell, or lies inside it). The checkpoint kept is the one with the best
-frame-level average precision on the validation clips, never the test ones.
+Each clip's frozen inputs (the audio tower's rows, the cells' log-mel frames and the rows' two joint-space
+views) are computed once. A step shows a batch of clips, each with up to ``positives`` of its own sounds (named
+by their label or by their stem's caption, at random) and ``negatives`` labels it does not hold, drawn from the
+whole training vocabulary; the loss is binary cross-entropy on every frame (a frame is active when an event of
+the query's label covers at least half of its cell, or lies inside it). The checkpoint kept is the one with the
+best frame-level average precision on the validation clips, never the test ones.
 """
 
 from __future__ import annotations
