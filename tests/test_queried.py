@@ -181,6 +181,11 @@ def test_own_hop_windows_serve_four_cells(towers):
     chunks = torch.from_numpy(towers.audio_encoder.policy.chunks(bell, 16_000))
     assert torch.allclose(windows[::4], own(chunks), atol=1e-6) and len(chunks) == -(-len(rows) // 4)
     assert all(torch.equal(windows[j], windows[4 * (j // 4)]) for j in range(len(rows)))
+    noise = np.random.default_rng(0).standard_normal(20 * 16_000).astype(np.float32) * 0.1  # 21 patches: 2 passes
+    long = torch.from_numpy(towers.audio_encoder.policy.chunks(noise, 16_000))
+    assert torch.allclose(
+        towers.audio_encoder.encode_log_mel(towers.audio_encoder.log_mel(noise)), own(long), atol=1e-6
+    )
     assert not torch.equal(windows[8], windows[7])  # 0.96-1.92 s is silent, 1.92-2.88 s holds the bell
     views = detector.frame_views(rows)[0]  # each window projected once, then held over its cells
     assert torch.allclose(views, towers.project_audio(windows), atol=1e-6)

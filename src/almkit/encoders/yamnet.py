@@ -102,8 +102,8 @@ class YAMNetEncoder(AudioEncoder):
 
         n = max(1, -(-len(log_mel) // PATCH))
         padded = torch.nn.functional.pad(log_mel, (0, 0, 0, n * PATCH - len(log_mel)), value=float(np.log(0.001)))
-        rows = -(-n // -(-n // self.forward_rows))
-        return fixed_blocks(self.encode_prepared, _quantise(padded.reshape(n, PATCH, MELS)), rows)
+        passes = -(-n // self.forward_rows)
+        return fixed_blocks(self.encode_prepared, _quantise(padded.reshape(n, PATCH, MELS)), -(-n // passes))
 
     prepare = patches
 
