@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "src" / "almkit" / "pretrained" / "detector")
     ap.add_argument("--mixtures", type=int, default=1500, help="bank mixtures for training")
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--negatives", type=int, default=4, help="absent labels asked per training clip and step")
     ap.add_argument("--fine", type=int, default=3, help="frames scored per 0.24 s cell (DetectorConfig.fine)")
     ap.add_argument(
         "--own-hop",
@@ -85,7 +86,7 @@ def main() -> None:
         train_clips = list(read_manifest(scenes / "train.jsonl")) + list(read_manifest(bank / "train.jsonl"))
         train = prepare(detector, train_clips)
         validation = sets[0] + sets[1]
-        training = DetectorTrainConfig(epochs=args.epochs)
+        training = DetectorTrainConfig(epochs=args.epochs, negatives=args.negatives)
         log = train_detector(detector, train, validation, training)
         card = {
             "recipe": " ".join(["python recipes/detector.py", *sys.argv[1:]]),
