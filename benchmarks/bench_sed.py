@@ -104,8 +104,7 @@ def main() -> None:
         val_clips = list(read_manifest(args.suites / val_path, allow_outside=True))[: args.limit]
         test_clips = list(read_manifest(args.suites / test_path, allow_outside=True))[: args.limit]
         val, test = prepare(detector, val_clips), prepare(detector, test_clips)
-        base_val, base_test = (val, test) if not detector.config.own_hop else (
-            prepare(per_cell, val_clips), prepare(per_cell, test_clips))  # fmt: skip
+        base_val, base_test = prepare(per_cell, val_clips), prepare(per_cell, test_clips)
         labels = sorted({e[0] for it in test for e in it.events})
         lines += [
             f"## {name}: {len(test)} test clips, {len(labels)} labels as queries ({len(val)} validation clips)",

@@ -20,11 +20,14 @@ import torch
 from almkit.assets import require
 from almkit.audio.chunking import ChunkPolicy
 from almkit.encoders.base import AudioEncoder
+from almkit.encoders.batching import fixed_blocks
 
 SAMPLE_RATE = 16_000
 FRAME, HOP, NFFT, MELS, PATCH = 400, 160, 512, 64, 96
 IN_SCALE, IN_ZERO = 0.047937885, 144
 OUT_SCALE, OUT_ZERO = 0.7565417, 190
+FLOOR = 0.001  # log(mel + FLOOR)
+SILENCE = float(np.log(FLOOR))  # the log-mel of digital silence, in every band
 
 
 def _hz_to_mel(f):
@@ -78,7 +81,7 @@ class YAMNetEncoder(AudioEncoder):
         """``log(mel + 0.001)`` of waveform frames ``[..., 400]`` -> ``[..., 64]``."""
         spec = torch.view_as_real(torch.fft.rfft(frames * self._window, n=NFFT))
         mag = torch.hypot(spec[..., 0], spec[..., 1])  # faster than complex abs()
-        return torch.log_(torch.matmul(mag, self._mel).add_(0.001))
+        return torch.log_(torch.matmul(mag, self._mel).add_(FLOOR))
 
     def log_mel(self, wave: np.ndarray) -> torch.Tensor:
         """YAMNet's front-end over a whole waveform at 16 kHz: ``[n, 64]``, one row every 10 ms (frame ``f``
@@ -98,10 +101,8 @@ class YAMNetEncoder(AudioEncoder):
         silence, as a zero-padded chunk gives). The patches go in equal passes of at most ``forward_rows``, sized
         by the clip alone (a ten-second clip is one pass of 11, not 16 with 5 of padding): its rows never
         depend on other inputs."""
-        from almkit.encoders.batching import fixed_blocks
-
         n = max(1, -(-len(log_mel) // PATCH))
-        padded = torch.nn.functional.pad(log_mel, (0, 0, 0, n * PATCH - len(log_mel)), value=float(np.log(0.001)))
+        padded = torch.nn.functional.pad(log_mel, (0, 0, 0, n * PATCH - len(log_mel)), value=SILENCE)
         passes = -(-n // self.forward_rows)
         return fixed_blocks(self.encode_prepared, _quantise(padded.reshape(n, PATCH, MELS)), -(-n // passes))
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from almkit.architectures.on_towers import OnTowers
-from almkit.encoders.yamnet import HOP, MELS, SAMPLE_RATE
+from almkit.encoders.yamnet import HOP, MELS, SAMPLE_RATE, SILENCE
 from almkit.errors import ConfigError
 
 MEL_HOP_S = HOP / SAMPLE_RATE  # YAMNet's log-mel frames: 10 ms
@@ -188,7 +188,7 @@ class QueriedDetector(OnTowers):
         if mels is None:
             return rows
         per_cell = round(hop / MEL_HOP_S)  # the cells hold at least the frames: pad with the bands of silence
-        mels = F.pad(mels, (0, 0, 0, cells * per_cell - len(mels)), value=float(np.log(0.001)))
+        mels = F.pad(mels, (0, 0, 0, cells * per_cell - len(mels)), value=SILENCE)
         return torch.cat([rows, mels.reshape(cells, -1)], dim=1)
 
     @property
