@@ -2,13 +2,14 @@
 
 Data (from ``--suites``, ``almkit data build-suites``): the scene build's train split (mixtures of 2-4 sources
 with their stems) and ``--mixtures`` mixtures of 2-4 clips of the everyday-sound bank's train split (built here
-if missing, as ``recipes/detector.py`` builds them). The weights kept are those with the best SI-SDR improvement
+if missing, as ``recipes/detector.py`` builds them); half of each batch is mixed afresh from the stems of both
+(dynamic mixing, ``--dynamic``). The weights kept are those with the best SI-SDR improvement
 on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the fallback for collapsed
 estimates (``SeparatorConfig.fallback_mix``) is then chosen on every query of the same two splits. The test splits
 are never touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
 
 Usage: python recipes/separator.py [--suites build/default-model/suites] [--steps 3000] [--max-minutes 110]
-       [--no-match] [--postprocess-only]
+       [--dynamic 0.5] [--no-match] [--postprocess-only]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main() -> None:
     ap.add_argument("--mixtures", type=int, default=1500)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--max-minutes", type=float, default=110.0)
+    ap.add_argument("--dynamic", type=float, default=0.5,
+                    help="share of each batch mixed afresh from single stems (SeparatorTrainConfig.dynamic)")  # fmt: skip
     ap.add_argument("--match", action=argparse.BooleanOptionalAction, default=True,
                     help="read the towers' per-cell match of the query (SeparatorConfig.match)")  # fmt: skip
     ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its fallback again")
@@ -71,7 +74,7 @@ def main() -> None:
     val = load_mixtures(validation[0] + validation[1])
     model = QueriedSeparator(SeparatorConfig(towers_sha256=checkpoint_sha256(towers_path("default")), match=args.match))
     triples = validation_triples(val, model.towers.config.prompt, 200, seed=1)
-    config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes)
+    config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes, dynamic=args.dynamic)
     log = train_separator(model, train, triples, config)
     fallback = choose_fallback(model, validation)
     model.save_pretrained(args.out)

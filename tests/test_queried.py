@@ -302,15 +302,40 @@ def test_fallback_is_chosen_on_validation_queries_as_separate_then_scores_them(m
     assert np.mean(gains) == pytest.approx(chosen["validation_si_sdri"][0], abs=0.01)
 
 
-@pytest.mark.parametrize("match", [False, True])
-def test_separator_trains_on_real_mixtures(mixtures, towers, match):
+def test_dynamic_mixtures_are_fresh_sums_of_real_stems_of_different_labels(mixtures):
+    import random
+
+    from almkit.training.separator import dynamic_mixture, load_mixtures, sources_of
+
+    train = load_mixtures(list(read_manifest(mixtures)))
+    sources = sources_of(train, 16_000)
+    assert set(sources) <= set(LABELS.values()) and len(sources) >= 3
+    assert all(np.abs(s.wave[:320]).max() > 3 for parts in sources.values() for s in parts)  # trimmed to the sound
+    rng, seen = random.Random(0), set()
+    for _ in range(20):
+        mix, stems, parts = dynamic_mixture(sources, 32_000, rng)
+        labels = [p.label for p in parts]
+        assert 2 <= len(labels) == len(set(labels)) <= 4 and len(stems) == len(labels)
+        assert mix.shape == (32_000,) and np.allclose(mix, np.sum(stems, axis=0), atol=1e-6)
+        assert np.abs(mix).max() <= 0.9 + 1e-6 and all(np.any(stem) for stem in stems)
+        seen.add(tuple(labels))
+    assert len(seen) > 10  # combinations that no fixed mixture holds
+    again, _, _ = dynamic_mixture(sources, 32_000, random.Random(0))
+    first, _, _ = dynamic_mixture(sources, 32_000, random.Random(0))
+    assert np.array_equal(again, first)  # seeded
+    with pytest.raises(ConfigError, match="two labels"):
+        sources_of([], 16_000)
+
+
+@pytest.mark.parametrize(("match", "dynamic"), [(False, 0.0), (True, 0.0), (True, 0.5)])
+def test_separator_trains_on_real_mixtures(mixtures, towers, match, dynamic):
     from almkit.training.separator import SeparatorTrainConfig, load_mixtures, train_separator, validation_triples
 
     torch.manual_seed(0)
     separator = QueriedSeparator(SeparatorConfig(channels=32, dilations=(1, 2, 4), match=match), towers)
     train = load_mixtures(list(read_manifest(mixtures)))
     triples = validation_triples(train, towers.config.prompt, 6, seed=0)
-    config = SeparatorTrainConfig(steps=60, batch=4, seconds=2.0, lr=3e-3, every=30)
+    config = SeparatorTrainConfig(steps=60, batch=4, seconds=2.0, lr=3e-3, every=30, dynamic=dynamic)
     log = train_separator(separator, train, triples, config, progress=False)
     gains = [g for _, g in log["validation_si_sdri"]]
     assert max(gains[1:]) > gains[0] and log["loss"][-1][1] < log["loss"][0][1]

@@ -3,8 +3,13 @@
 A step draws ``batch`` (mixture, target, query) triples: a mixture of at least two labels, one of them, and as
 the query either that label in the Two-Towers prompt or, when one stem holds it, the stem's caption; the target
 is the sum of the mixture's stems of that label. Longer mixtures are cut to ``seconds`` at random (the target
-and the rest must sound in the cut). A model with ``match`` reads the query's track over the towers' cells of the
-whole mixture (computed once per mixture before training), as it does at inference. The loss is the negative
+and the rest must sound in the cut). A share ``dynamic`` of each batch is instead mixed afresh (dynamic mixing,
+as in WHAM!/SepFormer training): 2-4 stems of different labels, drawn from every training mixture (a scene's
+violin beside a bank's tractor), each cut where it sounds, placed at random and brought to a common level with a
+random gain, as :func:`almkit.data.mixtures.build_mixtures` mixes. The fixed mixtures alone are learnt by heart
+(validation fell after about half of the steps); fresh combinations keep the network listening. A model with
+``match`` reads the query's track over the towers' cells of the whole mixture (computed once per fixed mixture
+before training, and for each fresh one as it is drawn), as it does at inference. The loss is the negative
 SI-SDR of the estimated waveform, soft-capped at 30 dB. Every ``every`` steps the mean SI-SDR improvement over a
 fixed set of validation triples is measured (by ``separate``, as at inference), and the best weights are kept.
 """
@@ -21,6 +26,8 @@ import torch
 
 from almkit.architectures.queried_separator import QueriedSeparator
 from almkit.data.manifest import Clip
+from almkit.data.mixtures import GAIN_DB, sounding
+from almkit.errors import ConfigError
 from almkit.metrics.functional import si_sdr
 
 
@@ -56,6 +63,54 @@ def load_mixtures(clips: list[Clip]) -> list[Mixture]:
     return out
 
 
+@dataclass
+class Source:
+    """One stem where it sounds (16-bit samples), with its label and caption: a part for dynamic mixing."""
+
+    wave: np.ndarray
+    label: str
+    caption: str
+
+
+def sources_of(mixtures: list[Mixture], rate: int) -> dict[str, list[Source]]:
+    """Every stem of ``mixtures`` that sounds for at least a quarter of a second, trimmed to where it sounds, by
+    label."""
+    out: dict[str, list[Source]] = {}
+    for m in mixtures:
+        for stem, label, caption in zip(m.stems, m.labels, m.captions, strict=True):
+            a, b = sounding(stem.astype(np.float32) / 32768, rate)
+            if b - a >= rate // 4:
+                out.setdefault(label, []).append(Source(stem[a:b], label, caption))
+    if len(out) < 2:
+        raise ConfigError(f"dynamic mixing needs stems of at least two labels, not {len(out)}",
+                          hint="train on mixtures with stems of several labels, or set dynamic to 0")  # fmt: skip
+    return out
+
+
+def dynamic_mixture(
+    sources: dict[str, list[Source]], length: int, rng: random.Random
+) -> tuple[np.ndarray, list[np.ndarray], list[Source]]:
+    """A fresh mixture of ``length`` samples: 2-4 labels drawn alike, a source of each cut to ``length`` at
+    random (from its start if the cut is silent), placed at a random onset, at an RMS of 0.1 with a gain of up to
+    ``GAIN_DB``; scaled together if it would clip. Returns the mixture, its placed stems and their sources."""
+    labels = rng.sample(sorted(sources), min(rng.randint(2, 4), len(sources)))
+    chosen = [rng.choice(sources[label]) for label in labels]
+    stems = []
+    for s in chosen:
+        start = rng.randrange(0, max(1, len(s.wave) - length + 1))
+        if not np.any(np.abs(s.wave[start : start + length]) > 3):  # 16-bit samples: about -80 dB
+            start = 0  # a trimmed stem sounds at its start
+        wave = s.wave[start : start + length].astype(np.float32) / 32768
+        wave = wave * (0.1 / (np.sqrt(np.mean(wave**2)) + 1e-9)) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 20)
+        onset = rng.randrange(0, length - len(wave) + 1)
+        stem = np.zeros(length, np.float32)
+        stem[onset : onset + len(wave)] = wave
+        stems.append(stem)
+    mixture = np.sum(stems, axis=0)
+    scale = min(1.0, 0.9 / max(float(np.abs(mixture).max()), 1e-9))
+    return mixture * scale, [stem * scale for stem in stems], chosen
+
+
 def si_sdr_loss(estimate: torch.Tensor, reference: torch.Tensor, cap_db: float = 30.0) -> torch.Tensor:
     """Mean negative SI-SDR (dB) of estimates against references ``[B, S]`` (means removed), soft-capped at
     ``cap_db`` (the error's energy floored at ``10^(-cap/10)`` of the target's, as in MixIT): items that are
@@ -77,7 +132,12 @@ class SeparatorTrainConfig:
     lr: float = 1e-3
     every: int = 250
     max_minutes: float = 110.0  # the shipped default trains in at most 2 hours on 2 cores
+    dynamic: float = 0.0  # the share of each batch mixed afresh from single stems (module docstring)
     seed: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.dynamic <= 1:
+            raise ConfigError(f"dynamic must be a share in [0, 1], not {self.dynamic}")
 
 
 def validation_triples(mixtures: list[Mixture], prompt: str, n: int, seed: int) -> list[tuple[Mixture, str, str]]:
@@ -99,10 +159,18 @@ def validation_si_sdri(model: QueriedSeparator, triples) -> float:
     return float(np.mean(gains))
 
 
-def _batch(model, train, config, rng, prompt, rate):
+def _batch(model, train, sources, cells, config, rng, prompt, rate):
+    """``config.batch`` (mixture, target, query, cells, start) items: the first ``dynamic`` share mixed afresh
+    from ``sources``, the rest cut from the fixed ``train`` mixtures (``cells``: their towers' cells, with
+    ``match``)."""
     length = int(config.seconds * rate)
-    mixes, targets, queries, picked = [], [], [], []
-    while len(mixes) < config.batch:
+    items = []
+    for _ in range(round(config.dynamic * config.batch)):
+        mix, stems, parts = dynamic_mixture(sources, length, rng)
+        k = rng.randrange(len(parts))
+        query = parts[k].caption if rng.random() < 0.5 else prompt.format(parts[k].label)
+        items.append((mix, stems[k], query, model.cells(mix) if model.config.match else None, 0))
+    while len(items) < config.batch:
         m = rng.choice(train)
         if len(set(m.labels)) < 2:
             continue  # one label: the target would be the mixture itself
@@ -117,11 +185,9 @@ def _batch(model, train, config, rng, prompt, rate):
         tgt = np.zeros(length, np.float32)
         piece = m.mixture[cut].astype(np.float32) / 32768
         mix[: len(piece)], tgt[: len(piece)] = piece, target[cut]
-        mixes.append(mix)
-        targets.append(tgt)
-        queries.append(m.query(label, prompt, rng))
-        picked.append((m.id, start))
-    return torch.from_numpy(np.stack(mixes)), torch.from_numpy(np.stack(targets)), queries, picked
+        items.append((mix, tgt, m.query(label, prompt, rng), cells.get(m.id), start))
+    mixes, targets, queries, item_cells, starts = zip(*items, strict=True)
+    return torch.from_numpy(np.stack(mixes)), torch.from_numpy(np.stack(targets)), list(queries), item_cells, starts
 
 
 def train_separator(
@@ -147,6 +213,7 @@ def train_separator(
         for m in track_progress(train, "the towers' cells of the mixtures", disable=not progress, transient=True):
             cells[m.id] = model.cells(m.mixture.astype(np.float32) / 32768)
     frames = 1 + int(config.seconds * rate) // model.config.hop
+    sources = sources_of(train, rate) if config.dynamic else []
     best = (validation_si_sdri(model, validation), 0, {k: v.clone() for k, v in model.state_dict().items()})
     log = {"validation_si_sdri": [[0, round(best[0], 3)]], "loss": []}
     started, losses = time.time(), []
@@ -154,15 +221,17 @@ def train_separator(
         task = bar.add_task("training the separator", total=config.steps)
         for step in range(1, config.steps + 1):
             model.train()
-            mixes, targets, queries, picked = _batch(model, train, config, rng, prompt, rate)
+            mixes, targets, queries, item_cells, starts = _batch(
+                model, train, sources, cells, config, rng, prompt, rate
+            )
             missing = [q for q in dict.fromkeys(queries) if q not in cache]
             if missing:
                 cache.update(zip(missing, model.embed_queries(missing), strict=True))
             vectors = torch.stack([cache[q] for q in queries])
             tracks = None
             if model.config.match:
-                pairs = zip(picked, vectors, strict=True)
-                tracks = torch.stack([model.track(cells[i], v, start, frames) for (i, start), v in pairs])
+                items = zip(item_cells, starts, vectors, strict=True)
+                tracks = torch.stack([model.track(c, v, start, frames) for c, start, v in items])
             estimate = model(mixes, vectors, tracks)
             loss = si_sdr_loss(estimate, targets)
             optimizer.zero_grad()
