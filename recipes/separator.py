@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--max-minutes", type=float, default=110.0)
     ap.add_argument("--dynamic", type=float, default=0.5,
-                    help="share of each batch mixed afresh from single stems (SeparatorTrainConfig.dynamic)")  # fmt: skip
+                    help="share of a batch mixed afresh from single stems (SeparatorTrainConfig.dynamic)")  # fmt: skip
     ap.add_argument("--match", action=argparse.BooleanOptionalAction, default=True,
                     help="read the towers' per-cell match of the query (SeparatorConfig.match)")  # fmt: skip
     ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its fallback again")
