@@ -3,12 +3,12 @@ domain, and its speed.
 
 Systems, each scoring every (clip, label of the split) pair on the detector's frames:
 
-* ``detector``: the shipped model (``almkit detect``), its median filter and threshold as shipped;
+* ``detector``: the shipped model (``almkit detect``), its median filter and thresholds as shipped;
 * ``two-towers per window``: the Two-Towers default's cosine with the query of the projection of a YAMNet window
-  centred on every 0.24 s cell (what the agent's ``detect`` tool uses), median filter and threshold chosen on the
-  validation clips;
+  centred on every 0.24 s cell (what the agent's ``detect`` tool uses), median filter, threshold and low threshold
+  (hysteresis) chosen on the validation clips;
 * ``frame bridge``: the training-free ConSE bridge (YAMNet posteriors of the same windows mapped into the text
-  space), cosine with the query, median filter and threshold chosen on the validation clips.
+  space), cosine with the query, median filter and thresholds chosen on the validation clips.
 
 The baselines keep their windows on every cell whichever windows the detector reads (``DetectorConfig.own_hop``:
 YAMNet's own 0.96 s patches).
@@ -109,23 +109,24 @@ def main() -> None:
         lines += [
             f"## {name}: {len(test)} test clips, {len(labels)} labels as queries ({len(val)} validation clips)",
             "",
-            "| system | event F1 [95 % CI] | segment F1 | PSDS1 | median, threshold |",
+            "| system | event F1 [95 % CI] | segment F1 | PSDS1 | median, threshold, low threshold |",
             "|---|---|---|---|---|",
         ]
         results = {}
         for system in systems:
             items = test if system == "detector" else base_test
             if system == "detector":
-                median, threshold = detector.config.median, detector.config.threshold
+                c = detector.config
+                median, threshold, low = c.median, c.threshold, c.low_threshold
             else:
                 chosen = choose_postprocessing([base_val], lambda its, labs, s=system: scores(detector, its, labs, s),
-                                               hop, BASELINE_THRESHOLDS)  # fmt: skip
-                median, threshold = chosen[:2]
-            out = sed_scores(items, labels, scores(detector, items, labels, system), hop, median, threshold)
+                                               hop, BASELINE_THRESHOLDS, BASELINE_THRESHOLDS)  # fmt: skip
+                median, threshold, low = chosen[:3]
+            out = sed_scores(items, labels, scores(detector, items, labels, system), hop, median, threshold, low)
             ci = pooled_f1_ci(out["event_counts"])
             results[system] = out
             lines.append(f"| {system} | {out['event_F1']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | {out['segment_F1']:.3f} | "
-                         f"{out['PSDS1']:.3f} | {median}, {threshold} |")  # fmt: skip
+                         f"{out['PSDS1']:.3f} | {median}, {threshold}, {low} |")  # fmt: skip
         gain = results["detector"]["PSDS1"] - results["frame bridge"]["PSDS1"]
         lines += ["", f"PSDS1, detector - frame bridge: {gain:+.3f}", ""]
     clips_per_s = speed(detector, Path("build/bench-sed-speed"))

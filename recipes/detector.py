@@ -97,8 +97,8 @@ def main() -> None:
             "validation_frame_ap": log["validation_ap"],
             "best_epoch": log["best_epoch"],
         }
-    card["postprocessing"] = choose_head_scale(detector, sets)  # head scale, median and threshold, on validation
-    card["chosen"] = {k: getattr(detector.config, k) for k in ("head_scale", "median", "threshold")}
+    card["postprocessing"] = choose_head_scale(detector, sets)  # head scale, median and thresholds, on validation
+    card["chosen"] = {k: getattr(detector.config, k) for k in ("head_scale", "median", "threshold", "low_threshold")}
     detector.save_pretrained(args.out)
     card["postprocess_minutes" if args.postprocess_only else "minutes"] = round((time.time() - started) / 60, 1)
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")

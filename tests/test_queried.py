@@ -113,6 +113,12 @@ def test_post_processing():
     assert runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
     events = events_from(np.array([0.1, 0.8, 0.9, 0.2, 0.7]), 0.24, 0.5, 1.1)
     assert events == [{"onset": 0.24, "offset": 0.72, "score": 0.9}, {"onset": 0.96, "offset": 1.1, "score": 0.7}]
+    fading = np.array([0.1, 0.35, 0.8, 0.4, 0.3, 0.1, 0.4, 0.1])  # one sound, and a faint run that never peaks
+    assert events_from(fading, 0.1, 0.5, 0.8, low=0.3) == [{"onset": 0.1, "offset": 0.5, "score": 0.8}]
+    assert events_from(fading, 0.1, 0.5, 0.8) == [{"onset": 0.2, "offset": 0.3, "score": 0.8}]
+    assert events_from(fading, 0.1, 0.5, 0.8, low=0.9) == events_from(fading, 0.1, 0.5, 0.8)  # never above
+    with pytest.raises(ConfigError, match="low_threshold"):
+        DetectorConfig(threshold=0.5, low_threshold=0.6).validate()
 
 
 def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):

@@ -167,23 +167,32 @@ def _step(detector, batch, text, vocabulary, config, rng, hop) -> torch.Tensor:
     return (loss * mask).sum() / mask.sum()
 
 
-def estimated_events(items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, threshold):
+def estimated_events(
+    items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, threshold, low=None
+):
     """``{clip id: [(label, onset, offset)]}`` of filtered frame probabilities ``[labels, T]`` per item."""
     from almkit.architectures.queried_detector import events_from
 
     return {
         it.id: [(lab, e["onset"], e["offset"]) for lab, p in zip(labels, probs_, strict=True)
-                for e in events_from(p, hop, threshold, it.duration)]
+                for e in events_from(p, hop, threshold, it.duration, low)]
         for it, probs_ in zip(items, probs, strict=True)
     }  # fmt: skip
 
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # probabilities of the trained detector
+LOW_THRESHOLDS = (0.1, 0.2, 0.3, 0.4)  # hysteresis: tried below each threshold, besides none
 MEDIANS = (1, 3, 5, 7, 9, 11, 15, 21)  # frames
 
 
 def sed_scores(
-    items: list[DetectorItem], labels: list[str], probs: list[np.ndarray], hop: float, median: int, threshold: float
+    items: list[DetectorItem],
+    labels: list[str],
+    probs: list[np.ndarray],
+    hop: float,
+    median: int,
+    threshold: float,
+    low: float | None = None,
 ) -> dict[str, float]:
     """Event F1, segment F1 and PSDS1 of frame scores ``probs`` (one ``[labels, T]`` per item)."""
     from almkit.architectures.queried_detector import median_filter
@@ -191,7 +200,7 @@ def sed_scores(
 
     reference = {it.id: [(e[0], e[1], e[2]) for e in it.events if e[0] in labels] for it in items}
     smooth = [median_filter(p, median) for p in probs]
-    f1 = sed_f1(reference, estimated_events(items, labels, smooth, hop, threshold), labels)
+    f1 = sed_f1(reference, estimated_events(items, labels, smooth, hop, threshold, low), labels)
     frames = {it.id: s.T for it, s in zip(items, smooth, strict=True)}
     psds = psds1(frames, hop, labels, reference, {it.id: it.duration for it in items})
     return {**f1.corpus, **psds.corpus, "event_counts": f1.per_item["event_counts"]}
@@ -201,11 +210,12 @@ HEAD_SCALES = (0.0, 0.25, 0.5, 1.0)
 
 
 def choose_postprocessing(
-    sets: list[list[DetectorItem]], score, hop: float, thresholds=THRESHOLDS
-) -> tuple[int, float, float, list[float]]:
-    """``(median, threshold, mean event F1, F1 per set)`` with the best mean over the validation ``sets`` of their
-    event F1 (each set weighs the same: out-of-domain clips count as much as in-domain ones). ``score(items,
-    labels)`` gives each item's frame scores ``[labels, T]``."""
+    sets: list[list[DetectorItem]], score, hop: float, thresholds=THRESHOLDS, lows=LOW_THRESHOLDS
+) -> tuple[int, float, float | None, float, list[float]]:
+    """``(median, threshold, low threshold, mean event F1, F1 per set)`` with the best mean over the validation
+    ``sets`` of their event F1 (each set weighs the same: out-of-domain clips count as much as in-domain ones).
+    Each threshold is tried alone and with each of ``lows`` below it (hysteresis). ``score(items, labels)``
+    gives each item's frame scores ``[labels, T]``."""
     from almkit.architectures.queried_detector import median_filter
     from almkit.metrics.functional import event_f1
 
@@ -214,15 +224,17 @@ def choose_postprocessing(
         labels = sorted({e[0] for it in items for e in it.events})
         reference = {it.id: [(e[0], e[1], e[2]) for e in it.events] for it in items}
         prepared.append((items, labels, reference, score(items, labels)))
-    best = (MEDIANS[0], thresholds[0], -1.0, [])
+    best = (MEDIANS[0], thresholds[0], None, -1.0, [])
     for median in MEDIANS:
         smoothed = [[median_filter(p, median) for p in probs] for *_, probs in prepared]
         for threshold in thresholds:
-            f1s = []
-            for (items, labels, reference, _), smooth in zip(prepared, smoothed, strict=True):
-                f1s.append(event_f1(reference, estimated_events(items, labels, smooth, hop, threshold), labels))
-            if np.mean(f1s) > best[2]:
-                best = (median, threshold, float(np.mean(f1s)), [round(f, 4) for f in f1s])
+            for low in [None, *(v for v in lows if v < threshold)]:
+                f1s = []
+                for (items, labels, reference, _), smooth in zip(prepared, smoothed, strict=True):
+                    est = estimated_events(items, labels, smooth, hop, threshold, low)
+                    f1s.append(event_f1(reference, est, labels))
+                if np.mean(f1s) > best[3]:
+                    best = (median, threshold, low, float(np.mean(f1s)), [round(f, 4) for f in f1s])
     return best
 
 
@@ -237,14 +249,14 @@ def detector_scores(detector: QueriedDetector):
 
 
 def choose_head_scale(detector: QueriedDetector, sets: list[list[DetectorItem]]) -> dict:
-    """Set the detector's ``head_scale``, median filter and threshold to the best mean validation event F1 over
-    ``sets`` (see :func:`choose_postprocessing`); returns what was tried."""
+    """Set the detector's ``head_scale``, median filter, threshold and low threshold to the best mean validation
+    event F1 over ``sets`` (see :func:`choose_postprocessing`); returns what was tried."""
     tried = {}
     for scale in HEAD_SCALES:
         detector.config.head_scale = scale
         tried[scale] = choose_postprocessing(sets, detector_scores(detector), detector.config.frame_s)
-    scale = max(tried, key=lambda k: tried[k][2])
+    scale = max(tried, key=lambda k: tried[k][3])
     detector.config.head_scale = scale
-    detector.config.median, detector.config.threshold = tried[scale][:2]
-    return {str(k): {"median": v[0], "threshold": v[1], "mean_event_F1": round(v[2], 4), "per_set": v[3]}
-            for k, v in tried.items()}  # fmt: skip
+    detector.config.median, detector.config.threshold, detector.config.low_threshold = tried[scale][:3]
+    return {str(k): {"median": v[0], "threshold": v[1], "low_threshold": v[2], "mean_event_F1": round(v[3], 4),
+                     "per_set": v[4]} for k, v in tried.items()}  # fmt: skip

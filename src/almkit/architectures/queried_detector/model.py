@@ -21,7 +21,9 @@ It reads what the Two-Towers model reads, frame by frame, and asks it the query:
   data says so, and ``head_scale`` (chosen on in-domain and out-of-domain validation data, as WiSE-FT
   interpolates) says how far.
 
-Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data.
+Events come from the frame probabilities by a median filter and a threshold, both chosen on validation data; with
+``low_threshold`` (hysteresis, also chosen on validation), an event is a run of frames at or above the low
+threshold that reaches the threshold somewhere, so a sound found once is followed to where it fades.
 The Two-Towers model is frozen and shared, so an improvement to it shows here.
 """
 
@@ -49,6 +51,7 @@ class DetectorConfig:
     hidden: int = 256
     context: int = 5  # frames the temporal convolution sees
     threshold: float = 0.5
+    low_threshold: float | None = None  # hysteresis: an event's frames need only this, once one reaches threshold
     median: int = 3  # median filter width in frames (odd)
     head_scale: float = 1.0  # 0: the Two-Towers per-frame detector; 1: the trained head in full (chosen on validation)
     cell_mels: bool = False  # the head also reads each cell's mean log-mel bands (finer onsets and offsets)
@@ -74,6 +77,8 @@ class DetectorConfig:
             raise ConfigError("median and context must be odd frame counts")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), not {self.threshold}")
+        if self.low_threshold is not None and not 0 < self.low_threshold <= self.threshold:
+            raise ConfigError(f"low_threshold must be None or in (0, threshold], not {self.low_threshold}")
         return self
 
     @property
@@ -128,12 +133,16 @@ def runs(active: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
-def events_from(probs: np.ndarray, hop_s: float, threshold: float, duration: float) -> list[dict]:
-    """Events ``{onset, offset, score}`` (seconds) of the runs of frames at or above ``threshold``."""
+def events_from(
+    probs: np.ndarray, hop_s: float, threshold: float, duration: float, low: float | None = None
+) -> list[dict]:
+    """Events ``{onset, offset, score}`` (seconds) of the runs of frames at or above ``threshold``; with ``low``
+    (hysteresis), of the runs at or above ``min(low, threshold)`` that reach ``threshold``."""
+    floor = threshold if low is None else min(low, threshold)
     return [
         {"onset": round(a * hop_s, 3), "offset": round(min(duration, b * hop_s), 3),
          "score": round(float(probs[a:b].max()), 4)}
-        for a, b in runs(probs >= threshold)
+        for a, b in runs(probs >= floor) if probs[a:b].max() >= threshold
     ]  # fmt: skip
 
 
@@ -267,12 +276,14 @@ class QueriedDetector(OnTowers):
         self, wave: np.ndarray, queries: list[str], threshold: float | None = None, vectors: torch.Tensor | None = None
     ) -> list[dict]:
         """Per query: ``{"query", "events": [{onset, offset, score}], "scores": filtered frame probabilities}``.
-        ``vectors``: the queries' :meth:`embed_queries`, when several files are asked the same queries."""
-        threshold = self.config.threshold if threshold is None else threshold
+        ``threshold`` replaces the model's (its ``low_threshold`` stays, never above it). ``vectors``: the
+        queries' :meth:`embed_queries`, when several files are asked the same queries."""
+        c = self.config
+        threshold = c.threshold if threshold is None else threshold
         duration = len(wave) / self.towers.audio_encoder.sample_rate
         vectors = self.embed_queries(queries) if vectors is None else vectors
-        probs = median_filter(self.probabilities(self.frames(wave), vectors), self.config.median)
+        probs = median_filter(self.probabilities(self.frames(wave), vectors), c.median)
         return [
-            {"query": q, "events": events_from(p, self.config.frame_s, threshold, duration), "scores": p}
+            {"query": q, "events": events_from(p, c.frame_s, threshold, duration, c.low_threshold), "scores": p}
             for q, p in zip(queries, probs, strict=True)
         ]
