@@ -29,7 +29,13 @@ def detect(
     query: Annotated[list[str], typer.Option("--query", "-q", help="A sound to find, in words (repeatable).")],
     threshold: Annotated[
         float | None,
-        typer.Option("--threshold", min=0.0, max=1.0, help="Frame probability that counts (default: the model's)."),
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Frame probability an event must reach (default: the model's; its frames extend down to the "
+            "model's low threshold, never above this one).",
+        ),
     ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="'default' or a detector folder.")] = "default",
     fmt: FORMAT = Format.table,
