@@ -1,5 +1,5 @@
 """Text-queried sound event detection: each clip is asked about every label of the card (or of the manifest) as a
-text query; the detector's frame probabilities give PSDS1 and, after its median filter and threshold, events
+text query; the detector's frame probabilities give PSDS1 and, after its median filter and thresholds, events
 scored by event-based F1 (200 ms collar) and segment-based F1."""
 
 from __future__ import annotations
