@@ -35,6 +35,20 @@ def sounding(wave: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[int, int]:
     return int(active[0] * hop), int(min(len(wave), (active[-1] + 1) * hop))
 
 
+def levelled(wave: np.ndarray, rng: random.Random) -> np.ndarray:
+    """``wave`` at an RMS of 0.1 with a random gain of up to ``GAIN_DB``."""
+    rms = float(np.sqrt((wave**2).mean())) + 1e-9
+    return wave * (0.1 / rms) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 20)
+
+
+def placed(wave: np.ndarray, length: int, rng: random.Random) -> tuple[np.ndarray, int]:
+    """``(stem, onset)``: ``wave`` (at most ``length`` samples) at a random onset in ``length`` samples of silence."""
+    onset = rng.randrange(0, length - len(wave) + 1)
+    stem = np.zeros(length, np.float32)
+    stem[onset : onset + len(wave)] = wave
+    return stem, onset
+
+
 def build_mixtures(
     sources: str | Path,
     out: str | Path,
@@ -72,12 +86,8 @@ def build_mixtures(
             clip = rng.choice(by_label[label])
             wave = load_audio(clip.audio_path, SAMPLE_RATE)
             a, b = sounding(wave)
-            wave = wave[a : a + min(b - a, length - SAMPLE_RATE // 10)]
-            rms = float(np.sqrt((wave**2).mean())) + 1e-9
-            wave = wave * (0.1 / rms) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 20)
-            onset = rng.randrange(0, length - len(wave) + 1)
-            stem = np.zeros(length, np.float32)
-            stem[onset : onset + len(wave)] = wave
+            wave = levelled(wave[a : a + min(b - a, length - SAMPLE_RATE // 10)], rng)
+            stem, onset = placed(wave, length, rng)
             stems.append(stem)
             events.append(Event(label, round(onset / SAMPLE_RATE, 4), round((onset + len(wave)) / SAMPLE_RATE, 4)))
             captions.append(clip.captions[0] if clip.captions else f"a {label} sound")

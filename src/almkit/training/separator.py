@@ -26,7 +26,7 @@ import torch
 
 from almkit.architectures.queried_separator import QueriedSeparator
 from almkit.data.manifest import Clip
-from almkit.data.mixtures import GAIN_DB, sounding
+from almkit.data.mixtures import levelled, placed, sounding
 from almkit.errors import ConfigError
 from almkit.metrics.functional import si_sdr
 
@@ -92,7 +92,7 @@ def dynamic_mixture(
 ) -> tuple[np.ndarray, list[np.ndarray], list[Source]]:
     """A fresh mixture of ``length`` samples: 2-4 labels drawn alike, a source of each cut to ``length`` at
     random (from its start if the cut is silent), placed at a random onset, at an RMS of 0.1 with a gain of up to
-    ``GAIN_DB``; scaled together if it would clip. Returns the mixture, its placed stems and their sources."""
+    ``mixtures.GAIN_DB``; scaled together if it would clip. Returns the mixture, its placed stems and their sources."""
     labels = rng.sample(sorted(sources), min(rng.randint(2, 4), len(sources)))
     chosen = [rng.choice(sources[label]) for label in labels]
     stems = []
@@ -100,12 +100,7 @@ def dynamic_mixture(
         start = rng.randrange(0, max(1, len(s.wave) - length + 1))
         if not np.any(np.abs(s.wave[start : start + length]) > 3):  # 16-bit samples: about -80 dB
             start = 0  # a trimmed stem sounds at its start
-        wave = s.wave[start : start + length].astype(np.float32) / 32768
-        wave = wave * (0.1 / (np.sqrt(np.mean(wave**2)) + 1e-9)) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 20)
-        onset = rng.randrange(0, length - len(wave) + 1)
-        stem = np.zeros(length, np.float32)
-        stem[onset : onset + len(wave)] = wave
-        stems.append(stem)
+        stems.append(placed(levelled(s.wave[start : start + length].astype(np.float32) / 32768, rng), length, rng)[0])
     mixture = np.sum(stems, axis=0)
     scale = min(1.0, 0.9 / max(float(np.abs(mixture).max()), 1e-9))
     return mixture * scale, [stem * scale for stem in stems], chosen
