@@ -208,7 +208,7 @@ def train_separator(
         for m in track_progress(train, "the towers' cells of the mixtures", disable=not progress, transient=True):
             cells[m.id] = model.cells(m.mixture.astype(np.float32) / 32768)
     frames = 1 + int(config.seconds * rate) // model.config.hop
-    sources = sources_of(train, rate) if config.dynamic else []
+    sources = sources_of(train, rate) if config.dynamic else {}
     best = (validation_si_sdri(model, validation), 0, {k: v.clone() for k, v in model.state_dict().items()})
     log = {"validation_si_sdri": [[0, round(best[0], 3)]], "loss": []}
     started, losses = time.time(), []
