@@ -121,7 +121,7 @@ def main() -> None:
             else:
                 chosen = choose_postprocessing([base_val], lambda its, labs, s=system: scores(detector, its, labs, s),
                                                hop, BASELINE_THRESHOLDS, BASELINE_THRESHOLDS)  # fmt: skip
-                median, threshold, low = chosen[:3]
+                median, threshold, low = chosen.median, chosen.threshold, chosen.low
             out = sed_scores(items, labels, scores(detector, items, labels, system), hop, median, threshold, low)
             ci = pooled_f1_ci(out["event_counts"])
             results[system] = out

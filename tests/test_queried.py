@@ -121,6 +121,23 @@ def test_post_processing():
         DetectorConfig(threshold=0.5, low_threshold=0.6).validate()
 
 
+def test_post_processing_is_chosen_on_validation_event_f1():
+    """A sound (0.4-1.2 s) whose frames peak in the middle: only hysteresis finds it whole, so the search picks a
+    low threshold, and the F1 it reports is the one sed_eval gives those events."""
+    from almkit.metrics.functional import event_f1
+    from almkit.training.detector import DetectorItem, choose_postprocessing, estimated_events
+
+    probs = np.full((1, 25), 0.05)
+    probs[0, 5:15], probs[0, 8:10] = 0.25, 0.8  # frames of 80 ms: 0.4-1.2 s, peak at 0.64-0.8 s
+    items = [DetectorItem(f"c{k}", torch.zeros(0), torch.zeros(0), torch.zeros(0), [("bell", 0.4, 1.2, "a bell")],
+                          2.0) for k in range(3)]  # fmt: skip
+    chosen = choose_postprocessing([items], lambda its, labels: [probs for _ in its], 0.08)
+    assert chosen.low is not None and chosen.low < 0.25 < chosen.threshold <= 0.8 and chosen.mean_f1 == 1.0
+    reference = {it.id: [("bell", 0.4, 1.2)] for it in items}
+    alone = estimated_events(items, ["bell"], [probs] * 3, 0.08, chosen.threshold)  # the peak alone: too short
+    assert event_f1(reference, alone, ["bell"]) == 0.0
+
+
 def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):
     detector = QueriedDetector(DetectorConfig(), towers)
     bell = np.concatenate([np.zeros(32_000, np.float32), _mono(f"{SOUNDS}/bell.oga")])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -209,11 +210,21 @@ def sed_scores(
 HEAD_SCALES = (0.0, 0.25, 0.5, 1.0)
 
 
+class PostProcessing(NamedTuple):
+    """A median filter and thresholds, with the validation event F1 that chose them."""
+
+    median: int
+    threshold: float
+    low: float | None
+    mean_f1: float
+    per_set: list[float]
+
+
 def choose_postprocessing(
     sets: list[list[DetectorItem]], score, hop: float, thresholds=THRESHOLDS, lows=LOW_THRESHOLDS
-) -> tuple[int, float, float | None, float, list[float]]:
-    """``(median, threshold, low threshold, mean event F1, F1 per set)`` with the best mean over the validation
-    ``sets`` of their event F1 (each set weighs the same: out-of-domain clips count as much as in-domain ones).
+) -> PostProcessing:
+    """The median filter, threshold and low threshold with the best mean over the validation ``sets`` of their
+    event F1 (each set weighs the same: out-of-domain clips count as much as in-domain ones).
     Each threshold is tried alone and with each of ``lows`` below it (hysteresis). ``score(items, labels)``
     gives each item's frame scores ``[labels, T]``."""
     from almkit.architectures.queried_detector import median_filter
@@ -224,7 +235,7 @@ def choose_postprocessing(
         labels = sorted({e[0] for it in items for e in it.events})
         reference = {it.id: [(e[0], e[1], e[2]) for e in it.events] for it in items}
         prepared.append((items, labels, reference, score(items, labels)))
-    best = (MEDIANS[0], thresholds[0], None, -1.0, [])
+    best = PostProcessing(MEDIANS[0], thresholds[0], None, -1.0, [])
     for median in MEDIANS:
         smoothed = [[median_filter(p, median) for p in probs] for *_, probs in prepared]
         for threshold in thresholds:
@@ -233,8 +244,8 @@ def choose_postprocessing(
                 for (items, labels, reference, _), smooth in zip(prepared, smoothed, strict=True):
                     est = estimated_events(items, labels, smooth, hop, threshold, low)
                     f1s.append(event_f1(reference, est, labels))
-                if np.mean(f1s) > best[3]:
-                    best = (median, threshold, low, float(np.mean(f1s)), [round(f, 4) for f in f1s])
+                if np.mean(f1s) > best.mean_f1:
+                    best = PostProcessing(median, threshold, low, float(np.mean(f1s)), [round(f, 4) for f in f1s])
     return best
 
 
@@ -255,8 +266,9 @@ def choose_head_scale(detector: QueriedDetector, sets: list[list[DetectorItem]])
     for scale in HEAD_SCALES:
         detector.config.head_scale = scale
         tried[scale] = choose_postprocessing(sets, detector_scores(detector), detector.config.frame_s)
-    scale = max(tried, key=lambda k: tried[k][3])
-    detector.config.head_scale = scale
-    detector.config.median, detector.config.threshold, detector.config.low_threshold = tried[scale][:3]
-    return {str(k): {"median": v[0], "threshold": v[1], "low_threshold": v[2], "mean_event_F1": round(v[3], 4),
-                     "per_set": v[4]} for k, v in tried.items()}  # fmt: skip
+    scale = max(tried, key=lambda k: tried[k].mean_f1)
+    best = tried[scale]
+    c = detector.config
+    c.head_scale, c.median, c.threshold, c.low_threshold = scale, best.median, best.threshold, best.low
+    return {str(k): {"median": v.median, "threshold": v.threshold, "low_threshold": v.low,
+                     "mean_event_F1": round(v.mean_f1, 4), "per_set": v.per_set} for k, v in tried.items()}  # fmt: skip
