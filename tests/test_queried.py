@@ -16,7 +16,7 @@ from almkit.architectures.queried_detector import DetectorConfig, QueriedDetecto
 from almkit.architectures.queried_separator import QueriedSeparator, SeparatorConfig
 from almkit.data.manifest import Clip, read_manifest, write_manifest
 from almkit.data.mixtures import build_mixtures, sounding
-from almkit.errors import CheckpointError, ConfigError
+from almkit.errors import AudioError, CheckpointError, ConfigError
 from almkit.evaluation.card import Card
 from almkit.evaluation.harness import run_card
 from almkit.metrics.functional import pooled_f1_ci, sdr, si_sdr
@@ -149,6 +149,31 @@ def test_an_untrained_detector_is_the_two_towers_per_frame_detector(towers):
     assert np.allclose(probs, torch.sigmoid(10 * cosine - 3).T.numpy(), atol=1e-6)
     active = np.flatnonzero(probs[0] >= 0.5)
     assert len(active) and 1.5 <= active[0] * 0.24 <= 2.3  # the bell starts at 2 s; its cell is centred
+
+
+def test_detecting_many_files_gives_what_each_gives_alone_and_keeps_going_past_a_bad_one(towers, tmp_path):
+    """``detect_files`` (decoding and the audio tower a few files ahead on a second thread) gives each file
+    exactly what :meth:`detect` gives it alone, in order; a missing or corrupt file is reported in its place."""
+    from almkit.audio.io import load_audio
+
+    detector = QueriedDetector(DetectorConfig(cell_mels=True, fine=3, own_hop=True), towers)
+    paths = []
+    for k, name in enumerate(["bell", "dialog-warning", "camera-shutter", "complete", "bell", "alarm-clock-elapsed"]):
+        paths.append(str(tmp_path / f"{k}.wav"))
+        sf.write(paths[-1], np.concatenate([np.zeros(8_000 * k), _mono(f"{SOUNDS}/{name}.oga")]), 16_000)
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF0000WAVEnot audio")
+    paths[2:2] = [str(tmp_path / "missing.wav"), str(tmp_path / "corrupt.wav")]
+    queries = ["a bell ringing", "a dog barking"]
+    found = list(detector.detect_files(paths, queries, threshold=0.4))
+    assert [p for p, _ in found] == paths
+    for path, result in found:
+        if "missing" in path or "corrupt" in path:
+            assert isinstance(result, AudioError) and path in str(result)
+            continue
+        alone = detector.detect(load_audio(path, 16_000), queries, threshold=0.4)
+        assert [r["events"] for r in result] == [r["events"] for r in alone]
+        assert all(np.array_equal(a["scores"], b["scores"]) for a, b in zip(result, alone, strict=True))
+    assert any(r[0]["events"] for _, r in found if not isinstance(r, AudioError))  # the bells are found
 
 
 def test_cell_mels_say_which_cell_the_sound_is_in(towers):

@@ -100,12 +100,14 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     Console().print(out)
 
 
-def progress_over(items: list, description: str):
-    """``items``, with a progress bar on stderr when it is a terminal and there is more than one."""
+def progress_over(items, description: str, total: int | None = None):
+    """``items`` (a list, or an iterator of ``total`` items), with a progress bar on stderr when it is a terminal
+    and there is more than one."""
     import sys
 
     from rich.console import Console
     from rich.progress import track
 
-    quiet = len(items) <= 1 or not sys.stderr.isatty()
-    return track(items, description, disable=quiet, transient=True, console=Console(stderr=True))
+    total = len(items) if total is None else total
+    quiet = total <= 1 or not sys.stderr.isatty()
+    return track(items, description, total=total, disable=quiet, transient=True, console=Console(stderr=True))

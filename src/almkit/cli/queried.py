@@ -21,7 +21,7 @@ from almkit.cli._common import (
     table,
     write_atomic,
 )
-from almkit.errors import ConfigError
+from almkit.errors import AudioError, ConfigError
 
 
 def detect(
@@ -43,23 +43,19 @@ def detect(
     """When each described sound happens in each file: events with onset, offset and score (text-queried
     sound event detection on 80 ms frames with the shipped detector; files of any length)."""
     from almkit.architectures.queried_detector import QueriedDetector
-    from almkit.audio.io import load_audio
-    from almkit.errors import AlmkitError
 
     queries = [q.strip() for q in query]
     if not queries or not all(queries):
         raise ConfigError("--query needs a described sound", hint='--query "a dog barking"')
     paths = audio_files(audio)
     detector = QueriedDetector.from_pretrained(model)
-    rate, vectors = detector.towers.audio_encoder.sample_rate, detector.embed_queries(queries)
     failures: list[tuple[str, str]] = []
     done: list[tuple[str, list[dict]]] = []
     good = 0
-    for path in progress_over(paths, "detecting"):
-        try:
-            found = detector.detect(load_audio(path, rate), queries, threshold, vectors)
-        except AlmkitError as err:
-            failures.append((path, err.what))
+    found_in = detector.detect_files(paths, queries, threshold)
+    for path, found in progress_over(found_in, "detecting", total=len(paths)):
+        if isinstance(found, AudioError):
+            failures.append((path, found.what))
             continue
         good += 1
         results = [{"query": r["query"], "events": r["events"]} for r in found]

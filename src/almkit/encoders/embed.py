@@ -38,7 +38,7 @@ class EmbedResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _prefetch(items: Sequence[T], work: Callable[[T], object], depth: int = 8) -> Iterator[tuple[T, object]]:
+def prefetch(items: Sequence[T], work: Callable[[T], object], depth: int = 8) -> Iterator[tuple[T, object]]:
     """``(item, work(item))`` in order, computed up to ``depth`` items ahead on one worker thread; an
     :class:`AudioError` raised by ``work`` is returned in place of its result."""
 
@@ -109,7 +109,7 @@ def embed_waveforms(
     encoder: AudioEncoder, waves: Sequence[np.ndarray], batch_size: int = 32, pool: bool = True
 ) -> torch.Tensor | list[torch.Tensor]:
     """Embed waveforms already at ``encoder.sample_rate``: ``[N, D]`` pooled, or a list of ``[n_i, D]``."""
-    prepared = _prefetch(range(len(waves)), lambda i: _prepare(encoder, np.asarray(waves[i], dtype=np.float32)))
+    prepared = prefetch(range(len(waves)), lambda i: _prepare(encoder, np.asarray(waves[i], dtype=np.float32)))
     out = [rows for _, rows in _encode_stream(encoder, prepared, batch_size)]
     if not pool:
         return out
@@ -145,7 +145,7 @@ def embed_files(
                 path, (offset, duration) = item
                 return _prepare(encoder, load_audio(path, encoder.sample_rate, offset, duration))
 
-            for (path, _), rows in _prefetch(list(zip([str(p) for p in paths], spans, strict=True)), prepare):
+            for (path, _), rows in prefetch(list(zip([str(p) for p in paths], spans, strict=True)), prepare):
                 bar.advance(task)
                 if isinstance(rows, AudioError):
                     result.failures.append((path, f"{rows.what} ({rows.hint})" if rows.hint else rows.what))
