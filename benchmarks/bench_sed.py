@@ -68,7 +68,7 @@ def speed(detector: QueriedDetector, folder: Path, clips: int = 50, repeats: int
     query = ["a dog barking"]
 
     def pipelined() -> None:
-        for _, found in detector.detect_files(paths, query):
+        for _, _, found in detector.detect_files(paths, query):
             assert not isinstance(found, Exception), found
 
     def one_by_one() -> None:

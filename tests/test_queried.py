@@ -165,15 +165,17 @@ def test_detecting_many_files_gives_what_each_gives_alone_and_keeps_going_past_a
     paths[2:2] = [str(tmp_path / "missing.wav"), str(tmp_path / "corrupt.wav")]
     queries = ["a bell ringing", "a dog barking"]
     found = list(detector.detect_files(paths, queries, threshold=0.4))
-    assert [p for p, _ in found] == paths
-    for path, result in found:
+    assert [p for p, *_ in found] == paths
+    for path, seconds, result in found:
         if "missing" in path or "corrupt" in path:
-            assert isinstance(result, AudioError) and path in str(result)
+            assert isinstance(result, AudioError) and path in str(result) and seconds == 0
             continue
-        alone = detector.detect(load_audio(path, 16_000), queries, threshold=0.4)
+        wave = load_audio(path, 16_000)
+        assert seconds == len(wave) / 16_000
+        alone = detector.detect(wave, queries, threshold=0.4)
         assert [r["events"] for r in result] == [r["events"] for r in alone]
         assert all(np.array_equal(a["scores"], b["scores"]) for a, b in zip(result, alone, strict=True))
-    assert any(r[0]["events"] for _, r in found if not isinstance(r, AudioError))  # events were compared, not none
+    assert any(r[0]["events"] for *_, r in found if not isinstance(r, AudioError))  # events were compared, not none
 
 
 def test_cell_mels_say_which_cell_the_sound_is_in(towers):

@@ -53,7 +53,7 @@ def detect(
     done: list[tuple[str, list[dict]]] = []
     good = 0
     found_in = detector.detect_files(paths, queries, threshold)
-    for path, found in progress_over(found_in, "detecting", total=len(paths)):
+    for path, _, found in progress_over(found_in, "detecting", total=len(paths)):
         if isinstance(found, AudioError):
             failures.append((path, found.what))
             continue

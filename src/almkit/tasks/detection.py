@@ -27,22 +27,17 @@ class TextQueriedDetection(Task):
     def infer(self, card, model, clips, audio, folder: Path):
         from rich.progress import track
 
-        from almkit.audio.io import load_audio
-
         labels = card.labels or sorted({e.label for c in clips for e in c.events})
-        vectors = model.embed_queries(labels)
-        rate = model.towers.audio_encoder.sample_rate
+        paths, segments = [p for p, *_ in audio], [(offset, duration) for _, offset, duration in audio]
         scores, rows, failures = {}, [], []
-        for clip, (path, offset, duration) in track(list(zip(clips, audio, strict=True)), "detecting", transient=True):
-            try:
-                wave = load_audio(path, rate, offset, duration)
-            except AudioError as err:
-                failures.append((path, str(err)))
+        found_in = zip(clips, model.detect_files(paths, labels, segments=segments), strict=True)
+        for clip, (path, seconds, found) in track(found_in, "detecting", total=len(clips), transient=True):
+            if isinstance(found, AudioError):
+                failures.append((path, str(found)))
                 continue
-            found = model.detect(wave, labels, vectors=vectors)
             scores[clip.id] = np.stack([f["scores"] for f in found], axis=1).astype(np.float32)  # [T, labels]
             reference = [{"label": e.label, "onset": e.onset, "offset": e.offset} for e in clip.events]
-            rows.append({"id": clip.id, "audio": str(clip.audio_path), "duration": len(wave) / rate,
+            rows.append({"id": clip.id, "audio": str(clip.audio_path), "duration": seconds,
                          "events": [{"label": f["query"], **e} for f in found for e in f["events"]],
                          "reference": reference})  # fmt: skip
         np.savez_compressed(folder / "scores.npz", **{f"clip{k}": scores[r["id"]] for k, r in enumerate(rows)})

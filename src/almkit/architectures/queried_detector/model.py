@@ -283,22 +283,33 @@ class QueriedDetector(OnTowers):
         return self._events(self.frames(wave), len(wave), queries, threshold, vectors)
 
     def detect_files(
-        self, paths: list[str], queries: list[str], threshold: float | None = None
-    ) -> Iterator[tuple[str, list[dict] | AudioError]]:
-        """``(path, what`` :meth:`detect` ``gives)`` for each file in order, or the file's :class:`AudioError`.
-        Decoding and the audio tower run a few files ahead on a second thread while the head scores the file in
-        hand, so both cores are at work (56 against 45 ten-second clips/s one after another, in ``bench_sed.py``)."""
+        self,
+        paths: list[str],
+        queries: list[str],
+        threshold: float | None = None,
+        segments: list[tuple[float, float | None]] | None = None,
+    ) -> Iterator[tuple[str, float, list[dict] | AudioError]]:
+        """``(path, seconds, what`` :meth:`detect` ``gives)`` for each file (or its ``(offset, duration)``
+        segment, one per path, from a manifest) in order; a file that cannot be read gives its
+        :class:`AudioError` and 0 seconds. Decoding and the audio tower run a few files ahead on a second thread
+        while the head scores the file in hand, so both cores are at work (56 against 45 ten-second clips/s one
+        after another, in ``bench_sed.py``)."""
         from almkit.audio.io import load_audio
         from almkit.encoders.embed import prefetch
 
         vectors, rate = self.embed_queries(queries), self.towers.audio_encoder.sample_rate
+        spans = segments if segments is not None else [(0.0, None)] * len(paths)
 
-        def frames(path: str) -> tuple[torch.Tensor, int]:
-            wave = load_audio(path, rate)
+        def frames(item: tuple[str, tuple[float, float | None]]) -> tuple[torch.Tensor, int]:
+            path, (offset, duration) = item
+            wave = load_audio(path, rate, offset, duration)
             return self.frames(wave), len(wave)
 
-        for path, done in prefetch(paths, frames, depth=4):
-            yield path, done if isinstance(done, AudioError) else self._events(*done, queries, threshold, vectors)
+        for (path, _), done in prefetch(list(zip(paths, spans, strict=True)), frames, depth=4):
+            if isinstance(done, AudioError):
+                yield path, 0.0, done
+            else:
+                yield path, done[1] / rate, self._events(*done, queries, threshold, vectors)
 
     def _events(
         self, frames: torch.Tensor, samples: int, queries: list[str], threshold: float | None, vectors: torch.Tensor
