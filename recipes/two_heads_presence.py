@@ -1,9 +1,10 @@
 """Fit the Two-Heads model's presence decision (``TwoHeadsConfig.presence``) on held-out clips.
 
-A presence question ("Is there a dog sound?", "Does anyone speak?") is then answered from three numbers: the LM's
-own "yes" - "no" first-token logit and two cosines in the Two-Towers default's joint space, of the window with
-the named sound in the towers' prompt ("the sound of a dog") and with the question as written. The LM's weights
-are not touched. The weights are a logistic regression on the three (classes balanced) over the presence
+A presence question ("Is there a dog sound?", "Does anyone speak?") is then answered from four numbers: the LM's
+own "yes" - "no" first-token logit and three cosines in the Two-Towers default's joint space, of the window with
+the named sound in the towers' prompt ("the sound of a dog") and with the question as written, and the named
+sound's best cosine with one frame of the window. The LM's weights are not touched. The weights are a logistic
+regression on the four (classes balanced) over the presence
 questions of validation clips only: the open-world suite's validation package and the scene build's validation
 split (``--scenes-max`` clips); the test splits are never read. The bias is then set so that at most
 ``--max-false-yes`` of the open-world questions about absent sounds get "yes": saying a sound is there when it is
@@ -56,7 +57,7 @@ def presence_items(suites: Path, scenes_max: int) -> list[tuple[str, str, int, s
 
 @torch.no_grad()
 def evidence(gen: TwoHeadsGenerator, items) -> np.ndarray:
-    """``[N, 3]``: the LM's yes - no margin and the two joint-space cosines of each item's first window."""
+    """``[N, 4]``: ``TwoHeads.presence_evidence`` of each item's first window."""
     model = gen.model
     feats, failures = gen.frames(sorted({p for p, *_ in items}))
     if failures:
@@ -88,9 +89,11 @@ def main() -> None:
     args = ap.parse_args()
     args.out = args.out or args.model
     torch.set_num_threads(2)
-    config = TwoHeadsConfig.load(args.model / "config.json")
+    raw = json.loads((args.model / "config.json").read_text())  # not validated: an older fit may have 4 weights
+    raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    config = TwoHeadsConfig(**{**raw, "presence": ()}).validate()  # refitted below
     config = replace(config, match="default", match_sha256=checkpoint_sha256(towers_path("default")),
-                     match_line=False, presence=())  # fmt: skip
+                     match_line=False)  # fmt: skip
     model = TwoHeads(config)
     load_trainable_weights(model, args.model / "model.safetensors")
     gen = TwoHeadsGenerator(model.eval(), device="cpu")
@@ -106,7 +109,7 @@ def main() -> None:
     decisions = {"LM alone": x[:, 0] > 0, "decision": z > threshold}
     report = {
         "recipe": " ".join(["python recipes/two_heads_presence.py", *sys.argv[1:]]),
-        "weights": dict(zip(("w_lm", "w_sound", "w_question", "bias"), weights, strict=True)),
+        "weights": dict(zip(("w_lm", "w_sound", "w_question", "w_frame", "bias"), weights, strict=True)),
         "fitted_on": {s: int((sources == s).sum()) for s in ("open world", "scenes")},
         "validation (in sample)": {
             source: {name: rates(said[sources == source], y[sources == source]) for name, said in decisions.items()}

@@ -143,22 +143,29 @@ def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(t
     plain = model.generate([frames, frames], questions, max_new_tokens=4)
     assert "Match" not in model.tokenizer.decode(model.prompt_ids(questions[0], tags=model.tag_text(frames))[1])
 
-    def answers(*weights):
+    def answers(*weights, audio=frames):
         model.config = replace(model.config, presence=weights)
-        return model.generate([frames, frames], questions, max_new_tokens=4)
+        return model.generate([audio, audio], questions, max_new_tokens=4)
 
-    assert answers(0, 0, 0, 1.0) == ["yes", plain[1]] and answers(0, 0, 0, -1.0) == ["no", plain[1]]
+    assert answers(0, 0, 0, 0, 1.0) == ["yes", plain[1]] and answers(0, 0, 0, 0, -1.0) == ["no", plain[1]]
     embeds, mask, _, positions = model.collate([model.sequence(frames, questions[0])])
     margin = float(model.yes_no_margins(embeds, mask, positions)[0])
-    assert answers(1.0, 0, 0, 0) == ["yes" if margin > 0 else "no", plain[1]]  # the LM's own preference
+    assert answers(1.0, 0, 0, 0, 0) == ["yes" if margin > 0 else "no", plain[1]]  # the LM's own preference
     dog = model.match(frames, model.towers.config.prompt.format("dog"))  # the named sound in the towers' prompt
-    assert answers(0, 1.0, 0, 1e-3 - dog)[0] == "yes" and answers(0, 1.0, 0, -1e-3 - dog)[0] == "no"
+    assert answers(0, 1.0, 0, 0, 1e-3 - dog)[0] == "yes" and answers(0, 1.0, 0, 0, -1e-3 - dog)[0] == "no"
     asked = model.match(frames, questions[0])  # the question as written
-    assert answers(0, 0, 1.0, 1e-3 - asked)[0] == "yes" and answers(0, 0, 1.0, -1e-3 - asked)[0] == "no"
+    assert answers(0, 0, 1.0, 0, 1e-3 - asked)[0] == "yes" and answers(0, 0, 1.0, 0, -1e-3 - asked)[0] == "no"
+    other = str(FSDD / "7_jackson_0.wav")
+    two = torch.cat([frames, audio_features(model.config.build_encoder(), "yamnet+scores", [other], pool=False)[0][other]])
+    one_frame = [model.match(two[i : i + 1], model.towers.config.prompt.format("dog")) for i in range(len(two))]
+    best = max(one_frame)  # the named sound's best frame, above the window's mean when the frames differ
+    assert best > model.match(two, model.towers.config.prompt.format("dog"))
+    assert answers(0, 0, 0, 1.0, 1e-3 - best, audio=two)[0] == "yes"
+    assert answers(0, 0, 0, 1.0, -1e-3 - best, audio=two)[0] == "no"
     with pytest.raises(ConfigError, match="presence"):
-        TwoHeadsConfig(presence=(1.0, 0, 0, 0)).validate()  # no match
+        TwoHeadsConfig(presence=(1.0, 0, 0, 0, 0)).validate()  # no match
     with pytest.raises(ConfigError, match="presence"):
-        TwoHeadsConfig(match="default", presence=(1.0, 0)).validate()
+        TwoHeadsConfig(match="default", presence=(1.0, 0, 0, 0)).validate()  # the four weights of before
 
 
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):

@@ -42,7 +42,7 @@ class TwoHeadsConfig:
     match: str = ""  # a Two-Towers model ("default" or a folder): its window-question cosine goes into the prompt
     match_sha256: str = ""  # that model's checkpoint hash when this model was trained (checked on load)
     match_line: bool = True  # the window-question cosine goes into the prompt ("Match: 0.13")
-    presence: tuple[float, ...] = ()  # (w_lm, w_sound, w_question, bias) of the presence decision (held-out fit)
+    presence: tuple[float, ...] = ()  # (w_lm, w_sound, w_question, w_frame, bias): presence decision (held-out fit)
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
     architecture: str = "Two-Heads"  # written into config.json: almkit.load reads it
@@ -60,8 +60,11 @@ class TwoHeadsConfig:
             raise ConfigError(f"tags={self.tags} must be >= 0, and > 0 needs audio_encoder='yamnet+scores'")
         if self.match_sha256 and not self.match:
             raise ConfigError("match_sha256 is set but match (the Two-Towers model) is not")
-        if self.presence and (len(self.presence) != 4 or not self.match):
-            raise ConfigError(f"presence={self.presence} needs match and 4 weights: w_lm, w_sound, w_question, bias")
+        if self.presence and (len(self.presence) != 5 or not self.match):
+            raise ConfigError(
+                f"presence={self.presence} needs match and 5 weights: w_lm, w_sound, w_question, w_frame, bias "
+                "(refit them: python recipes/two_heads_presence.py --model FOLDER)"
+            )
         if self.transcriber not in TRANSCRIBERS:
             raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:

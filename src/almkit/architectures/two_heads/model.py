@@ -275,19 +275,21 @@ class TwoHeads(nn.Module):
 
     @torch.no_grad()
     def presence_evidence(self, frames, instructions, embeds, mask, positions) -> torch.Tensor:
-        """``[B, 3]`` for presence questions ("Is there a dog sound?", "Does anyone speak?"; ``asked_label``)
-        and their collated prompts: the LM's "yes" - "no" first-token logit (:meth:`yes_no_margins`) and the
-        joint space's cosines of the window with the named sound in the Two-Towers prompt ("the sound of a dog")
-        and with the question as written. A model with ``presence`` answers "yes" when ``evidence @ (w_lm,
-        w_sound, w_question) + bias > 0``; the weights are fitted on held-out clips
-        (``recipes/two_heads_presence.py``): the LM alone says "yes" to absent sounds it never learned to rule
-        out, and the joint space knows far more sounds."""
+        """``[B, 4]`` for presence questions ("Is there a dog sound?", "Does anyone speak?"; ``asked_label``)
+        and their collated prompts: the LM's "yes" - "no" first-token logit (:meth:`yes_no_margins`); the joint
+        space's cosines of the window with the named sound in the Two-Towers prompt ("the sound of a dog") and
+        with the question as written; and the named sound's best cosine with one frame of the window, which a
+        short sound in a long window keeps where the window's mean dilutes it. A model with ``presence``
+        answers "yes" when ``evidence @ (w_lm, w_sound, w_question, w_frame) + bias > 0``; the weights are
+        fitted on held-out clips (``recipes/two_heads_presence.py``): the LM alone says "yes" to absent sounds
+        it never learned to rule out, and the joint space knows far more sounds."""
         margins = self.yes_no_margins(embeds, mask, positions)
         prompt = self.towers.config.prompt
         cosines = []
         for f, q in zip(frames, instructions, strict=True):
-            window = window_embedding(self.towers, f)
-            cosines.append([float(window @ self._text(prompt.format(asked_label(q)))), float(window @ self._text(q))])
+            window, sound = window_embedding(self.towers, f), self._text(prompt.format(asked_label(q)))
+            best_frame = (self.towers.project_audio(f.float()).cpu() @ sound).max()
+            cosines.append([float(window @ sound), float(window @ self._text(q)), float(best_frame)])
         return torch.cat([margins[:, None], torch.tensor(cosines)], dim=1)
 
     # --- persistence --------------------------------------------------------------------------------------
