@@ -138,7 +138,9 @@ def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(t
 
     model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, match="default", match_line=False)
     path = str(FSDD / "3_theo_1.wav")  # a man saying "three"
-    frames = audio_features(model.config.build_encoder(), "yamnet+scores", [path], pool=False)[0][path]
+    other = str(FSDD / "7_jackson_0.wav")  # a man saying "seven"
+    feats = audio_features(model.config.build_encoder(), "yamnet+scores", [path, other], pool=False)[0]
+    frames = feats[path]
     questions = ["Is there a dog sound?", "Describe the audio."]
     plain = model.generate([frames, frames], questions, max_new_tokens=4)
     assert "Match" not in model.tokenizer.decode(model.prompt_ids(questions[0], tags=model.tag_text(frames))[1])
@@ -155,8 +157,7 @@ def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(t
     assert answers(0, 1.0, 0, 0, 1e-3 - dog)[0] == "yes" and answers(0, 1.0, 0, 0, -1e-3 - dog)[0] == "no"
     asked = model.match(frames, questions[0])  # the question as written
     assert answers(0, 0, 1.0, 0, 1e-3 - asked)[0] == "yes" and answers(0, 0, 1.0, 0, -1e-3 - asked)[0] == "no"
-    other = str(FSDD / "7_jackson_0.wav")
-    two = torch.cat([frames, audio_features(model.config.build_encoder(), "yamnet+scores", [other], pool=False)[0][other]])
+    two = torch.cat([frames, feats[other]])
     one_frame = [model.match(two[i : i + 1], model.towers.config.prompt.format("dog")) for i in range(len(two))]
     best = max(one_frame)  # the named sound's best frame, above the window's mean when the frames differ
     assert best > model.match(two, model.towers.config.prompt.format("dog"))

@@ -90,9 +90,15 @@ class PartEmbedder:
     """Embeds a part of the files to index: the model (and the captioner and transcriber, if asked) loaded once.
     One lives in the building process, or one in each Ray worker."""
 
-    def __init__(self, model_name: str, captions: bool = False, transcripts: bool = False):
+    def __init__(self, model_name: str, captions: bool = False, transcripts: bool = False, threads: int = 0):
+        """``threads``: torch's thread count, when not this process's own. A Ray worker gets one CPU, hence one
+        thread, and on AVX-512 CPUs the last bits of a product depend on the thread count."""
         from almkit import load_model
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         self.model = load_model(model_name, device="cpu")
         self.heads = self.whisper = None
         if captions:

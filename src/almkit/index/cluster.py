@@ -1,6 +1,6 @@
 """Indexing on a Ray cluster: each worker loads the model once and embeds parts of the file list; the building
 process commits the parts in their order, so a Ray build gives the index a single process gives (same vectors,
-same ids).
+same ids) when the workers run on the same kind of CPU: each computes with the building process's thread count.
 
 Every worker must see the files at the same paths (a shared filesystem) and have almkit and its assets
 installed (``make setup`` on each node).
@@ -36,7 +36,12 @@ def embed_on_ray(
                 f"cannot reach the Ray cluster at {address!r} ({err})",
                 hint="start it with `ray start --head`, or use --ray local",
             ) from err
-    actors = [ray.remote(num_cpus=1)(PartEmbedder).remote(model_name, captions, transcripts) for _ in range(workers)]
+    import torch
+
+    threads = torch.get_num_threads()  # the building process's: the same vectors on the same kind of CPU
+    actors = [
+        ray.remote(num_cpus=1)(PartEmbedder).remote(model_name, captions, transcripts, threads) for _ in range(workers)
+    ]
     try:
         yield from ActorPool(actors).map(lambda actor, part: actor.embed.remote(part), parts)
     finally:
