@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import statistics
@@ -41,7 +40,7 @@ from almkit.agents.agent import Agent
 from almkit.agents.audio_tools import AudioTools
 from almkit.agents.examples import EXAMPLES
 from almkit.encoders.speech import spoken_form
-from output import write_report
+from output import machine, write_report
 
 FSDD = Path(os.environ.get("ALMKIT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data/fsdd/recordings"
 NUMBERS = "zero one two three four five six seven eight nine ten".split()
@@ -270,8 +269,7 @@ def report(rows: list[dict], args) -> None:
     import torch
 
     lines = [
-        f"# bench_agent  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads",
+        f"# bench_agent  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {torch.get_num_threads()} torch threads",
         f"{len(rows)} requests ({args.per_type} per type, seed {args.seed}, {args.phrasing} phrasings); planner: "
         "local SmolLM2-135M-Instruct (xgrammar JSON-schema grammar) with MiniLM-retrieved examples",
         "",

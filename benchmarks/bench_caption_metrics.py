@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import time
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from almkit.metrics.functional.captioning import _bleu, _cider_d, _Corpus, meteor, ptb_tokenize, rouge_l
+from output import machine
 
 
 def corpus(n: int, scenes: Path, seed: int = 0) -> tuple[dict, dict]:
@@ -61,7 +61,7 @@ def main() -> None:
     cands, refs = corpus(args.n, args.scenes)
     ids = sorted(cands, key=int)
     print(
-        f"# bench_caption_metrics  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, "
+        f"# bench_caption_metrics  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, "
         f"{args.n} candidates x 5 references"
     )
 

@@ -23,7 +23,6 @@ Usage: python benchmarks/bench_frame_probe.py [--scenes DIR] [--model FOLDER] [-
 from __future__ import annotations
 
 import argparse
-import platform
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from almkit.architectures.two_heads import TwoHeadsConfig, pretrained_path
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label, asked_pair
 from almkit.encoders.cache import audio_features
+from output import machine
 
 
 def frame_targets(clip, n: int, hop: float, window: float, index: dict[str, int]) -> torch.Tensor:
@@ -133,7 +133,7 @@ def main() -> None:
                     by_scene[f"presence, training label, answer {q.answer}, scene of {n} labels"].append(hit)
     for kind in ("order", "overlap"):
         scored[f"{kind} (both labels heard in training)"] = scored.pop(kind)
-    print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, 2 torch threads\n")
+    print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, 2 torch threads\n")
     source = f"{args.model or 'default model'} config" + (", --encoder" if args.encoder else "")
     print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({source})")
     print(f"tagger: MLP on single frames, {len(index)} training labels, {len(x)} train frames, {args.epochs} epochs")

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -33,7 +31,7 @@ import torch
 from almkit import load_model
 from almkit.index.build import build_index, model_identity
 from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore, build_faiss, ivf_index
-from output import write_report
+from output import machine, write_report
 
 
 def main() -> None:
@@ -120,8 +118,7 @@ def main() -> None:
         sizes.append(f"| {n:,} | {np.percentile(flat_ms, 50):.2f} | {np.percentile(ivf_ms, 50):.2f} | "
                      f"{np.mean(recalls):.3f} |")  # fmt: skip
     lines = [
-        f"# bench_index  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads",
+        f"# bench_index  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {torch.get_num_threads()} torch threads",
         "",
         f"## Indexing {len(paths)} real clips of the everyday-sound bank ({duration / 60:.1f} min of audio)",
         "",

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -31,7 +29,7 @@ import numpy as np
 from almkit import load_model
 from almkit.index.build import model_identity
 from almkit.index.store import EXACT_UP_TO, NPROBE, IndexStore
-from output import write_report
+from output import machine, write_report
 
 
 def make_index(path: Path, bank: Path, clips: int, windows: int) -> list[str]:
@@ -105,7 +103,7 @@ def main() -> None:
     ms, alone_ms = np.array(latencies) * 1000, np.array(alone) * 1000
     kind = "exact" if args.windows <= EXACT_UP_TO else f"IVF, nprobe {NPROBE}"
     text = "\n".join([
-        f"# bench_index_server  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores",
+        f"# bench_index_server  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}",
         "",
         f"{len(ms)} text searches, {args.concurrency} at a time, against `almkit serve --index` over "
         f"{args.windows:,} windows (FAISS {kind})",

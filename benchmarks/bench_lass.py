@@ -19,8 +19,6 @@ Usage: python benchmarks/bench_lass.py [--suites build/default-model/suites] [--
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -34,7 +32,7 @@ from almkit.data.manifest import read_manifest
 from almkit.evaluation.stats import bootstrap_ci
 from almkit.metrics.functional import sdr, si_sdr
 from almkit.tasks.separation import load_queries
-from output import write_report
+from output import machine, write_report
 
 
 def oracle_irm(model: QueriedSeparator, mixture: np.ndarray, stem: np.ndarray) -> np.ndarray:
@@ -64,8 +62,7 @@ def main() -> None:
         "open-world mixtures (out of domain)": "open-world-mixtures/test.jsonl",
     }
     lines = [
-        f"# bench_lass  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads",
+        f"# bench_lass  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {torch.get_num_threads()} torch threads",
         f"separator: {args.model}"
         + (" (match track)" if model.config.match else "")
         + (f", fallback {model.config.fallback_mix} of the mixture" if model.config.fallback_mix else ""),

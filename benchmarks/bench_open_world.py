@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import tempfile
 import time
@@ -40,6 +38,7 @@ from almkit.data.manifest import read_manifest
 from almkit.encoders.embed import embed_files
 from almkit.metrics.functional import normalize_answer, retrieval_metrics
 from almkit.metrics.functional.captioning import captioning_metrics
+from output import machine
 
 PROMPT = "the sound of a {}"
 IN_DOMAIN = {"drums": "drums/drums.jsonl", "instruments": "instruments/instruments.jsonl", "fsdd": "fsdd/fsdd.jsonl"}
@@ -193,7 +192,7 @@ def main() -> None:
     ]
     packages = sorted({c.extra["package"] for c in clips})
     print(
-        f"# bench_open_world  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
+        f"# bench_open_world  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, "
         f"{torch.get_num_threads()} torch threads"
     )
     print(f"open-world {args.split} split: {len(clips)} clips from {', '.join(packages)} (held out: {PACKAGE_SPLIT})")

@@ -24,8 +24,6 @@ Usage: python benchmarks/bench_sed.py [--suites build/default-model/suites] [--l
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +36,7 @@ from almkit.architectures.queried_detector import DetectorConfig, QueriedDetecto
 from almkit.data.manifest import read_manifest
 from almkit.metrics.functional import pooled_f1_ci
 from almkit.training.detector import choose_postprocessing, detector_scores, prepare, sed_scores
-from output import write_report
+from output import machine, write_report
 
 BASELINE_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)  # cosines
 
@@ -108,8 +106,7 @@ def main() -> None:
     }
     systems = ("detector", "two-towers per window", "frame bridge")
     lines = [
-        f"# bench_sed  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads",
+        f"# bench_sed  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {torch.get_num_threads()} torch threads",
         "",
     ]
     for name, (val_path, test_path) in sets.items():

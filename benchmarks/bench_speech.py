@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import platform
 import subprocess
 import tempfile
 import time
@@ -34,6 +33,7 @@ from almkit.audio.io import load_audio
 from almkit.data.scenes.render import render_notes
 from almkit.encoders.speech import DIGIT_WORDS, Transcriber, WhisperTranscriber, spoken_form
 from almkit.metrics.functional import wer
+from output import machine
 
 SR = 16_000
 HARVARD = [
@@ -168,7 +168,7 @@ def main() -> None:
     sets["TTS, the 40 clips as one long file"] = [("long", long_wave, " ".join(r for _, _, r in tts))]
     silent = no_speech_set()
 
-    print(f"# bench_speech  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, {os.cpu_count()} cores")
+    print(f"# bench_speech  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}")
     print(f"threads per system: {args.threads}; Whisper: faster-whisper, int8, beam 5, temperature 0, English")
     print(
         "sets: " + "; ".join(f"{k}: {len(v)} clips, {sum(len(w) for _, w, _ in v) / SR:.0f} s" for k, v in sets.items())

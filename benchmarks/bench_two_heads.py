@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from almkit.encoders.cache import transcripts
 from almkit.encoders.embed import embed_waveforms
 from almkit.metrics.functional import aqa_accuracy, normalize_answer
 from almkit.metrics.functional.captioning import captioning_metrics
+from output import machine
 
 CAPTION_METRICS = ["bleu_4", "meteor", "rouge_l", "cider_d", "spider"]
 
@@ -67,7 +67,7 @@ def main() -> None:
     card_path = (pretrained_path() if args.model == "default" else Path(args.model)) / "card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     print(
-        f"# bench_two_heads  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, "
+        f"# bench_two_heads  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, "
         f"{torch.get_num_threads()} torch threads"
     )
     print(f"\nmodel: {gen.model.config}\ntraining: {json.dumps(card)}")

@@ -30,6 +30,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from output import machine
+
 KITS = Path("/usr/share/hydrogen/data/drumkits")
 
 
@@ -163,7 +165,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=11, help="interleaved timing pairs for almkit")
     args = ap.parse_args()
     print(
-        f"# bench_two_towers  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.machine()}, "
+        f"# bench_two_towers  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, "
         f"{torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
