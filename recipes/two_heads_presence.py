@@ -4,14 +4,13 @@ A presence question ("Is there a dog sound?", "Does anyone speak?") is then answ
 own "yes" - "no" first-token logit and three cosines in the Two-Towers default's joint space, of the window with
 the named sound in the towers' prompt ("the sound of a dog") and with the question as written, and the named
 sound's best cosine with one frame of the window. The LM's weights are not touched. The weights are a logistic
-regression on the four (classes balanced) over the presence
-questions of validation clips only: the open-world suite's validation package and the scene build's validation
-split (``--scenes-max`` clips); the test splits are never read. The bias is then set so that at most
-``--max-false-yes`` of the open-world questions about absent sounds get "yes": saying a sound is there when it is
-not is the error the model must not make, and the open-world package holds sounds the LM never trained on, as
-users' recordings do. The weights go into the model
-folder's config.json (with ``match`` naming the towers and their checkpoint hash), and the fit, with the
-validation rates of the LM alone and of the decision, into its card.json.
+regression on the four (classes balanced) over the presence questions of validation clips only: the open-world
+suite's validation package and the scene build's validation split (``--scenes-max`` clips); the test splits are
+never read. The bias is then set so that at most ``--max-false-yes`` of the open-world questions about absent
+sounds get "yes": saying a sound is there when it is not is the error the model must not make, and the open-world
+package holds sounds the LM never trained on, as users' recordings do. The weights go into the model folder's
+config.json (with ``match`` naming the towers and their checkpoint hash), and the fit, with the validation rates of
+the LM alone and of the decision, into its card.json.
 
 Usage: python recipes/two_heads_presence.py [--model src/almkit/pretrained/two_heads] [--out FOLDER]
        [--suites build/default-model/suites] [--scenes-max 150] [--max-false-yes 0.10]
