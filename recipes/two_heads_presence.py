@@ -88,9 +88,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out = args.out or args.model
     torch.set_num_threads(2)
-    raw = json.loads((args.model / "config.json").read_text())  # not validated: an older fit may have 4 weights
-    raw = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    config = TwoHeadsConfig(**{**raw, "presence": ()}).validate()  # refitted below
+    config = TwoHeadsConfig.load(args.model / "config.json", presence=())  # refitted below (an older fit: 4 weights)
     config = replace(config, match="default", match_sha256=checkpoint_sha256(towers_path("default")),
                      match_line=False)  # fmt: skip
     model = TwoHeads(config)

@@ -4,7 +4,7 @@ and real YAMNet frames: label mask, projector shapes, save/load, determinism, wi
 import json
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -133,7 +133,7 @@ def test_the_two_towers_match_precedes_the_question_and_tells_present_from_absen
         make(tiny_lm, audio_encoder="yamnet", match="default")
 
 
-def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(tiny_lm):
+def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(tiny_lm, tmp_path):
     from almkit.encoders.cache import audio_features
 
     model = make(tiny_lm, audio_encoder="yamnet+scores", audio_dim=1545, match="default", match_line=False)
@@ -167,6 +167,11 @@ def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(t
         TwoHeadsConfig(presence=(1.0, 0, 0, 0, 0)).validate()  # no match
     with pytest.raises(ConfigError, match="presence"):
         TwoHeadsConfig(match="default", presence=(1.0, 0, 0, 0)).validate()  # the four weights of before
+    older = tmp_path / "config.json"  # a folder fitted before the best frame: refused, and refittable
+    older.write_text(json.dumps({**asdict(model.config), "presence": [1.0, 0, 0, 0]}))
+    with pytest.raises(ConfigError, match="5 weights"):
+        TwoHeadsConfig.load(older)
+    assert TwoHeadsConfig.load(older, presence=()) == replace(model.config, presence=())
 
 
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):

@@ -62,13 +62,15 @@ def architecture_of(folder: Path) -> str | None:
     return _kind(raw) if isinstance(raw, dict) else None
 
 
-def load_config(cls, path: Path, kind: str):
+def load_config(cls, path: Path, kind: str, **overrides):
     """The ``cls`` config (a dataclass with ``validate``) of a model folder's ``config.json``, read the same way
     for every architecture: unreadable files, another architecture, unknown keys and values of the wrong type
-    are ConfigErrors naming the file. JSON lists become tuples where the field's default is a tuple."""
+    are ConfigErrors naming the file. JSON lists become tuples where the field's default is a tuple.
+    ``overrides`` replace fields before validation (a recipe refitting a field the file may hold in an older
+    form)."""
     from dataclasses import MISSING, fields
 
-    raw = check_architecture(path, kind)
+    raw = {**check_architecture(path, kind), **overrides}
     known = {f.name: f for f in fields(cls)}
     if unknown := sorted(set(raw) - set(known)):
         raise ConfigError(f"unknown config keys {unknown}", source=path)

@@ -100,7 +100,8 @@ class TwoHeadsConfig:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> TwoHeadsConfig:
+    def load(cls, path: Path, **overrides) -> TwoHeadsConfig:
+        """``path``'s config; ``overrides`` replace fields before validation."""
         from almkit.architectures import load_config
 
-        return load_config(cls, path, "Two-Heads")
+        return load_config(cls, path, "Two-Heads", **overrides)
