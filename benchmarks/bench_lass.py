@@ -65,7 +65,8 @@ def main() -> None:
         f"# bench_lass  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {torch.get_num_threads()} torch threads",
         f"separator: {args.model}"
         + (" (match track)" if model.config.match else "")
-        + (f", fallback {model.config.fallback_mix} of the mixture" if model.config.fallback_mix else ""),
+        + (f", fallback {model.config.fallback_mix} of the mixture" if model.config.fallback_mix else "")
+        + f", query templates {list(model.config.query_templates)}, {model.config.passes} pass(es)",
         "",
     ]
     for name, path in sets.items():

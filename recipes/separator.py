@@ -4,8 +4,9 @@ Data (from ``--suites``, ``almkit data build-suites``): the scene build's train 
 with their stems) and ``--mixtures`` mixtures of 2-4 clips of the everyday-sound bank's train split (built here
 if missing, as ``recipes/detector.py`` builds them); half of each batch is mixed afresh from the stems of both
 (dynamic mixing, ``--dynamic``). The weights kept are those with the best SI-SDR improvement
-on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the fallback for collapsed
-estimates (``SeparatorConfig.fallback_mix``) is then chosen on every query of the same two splits. The test splits
+on 200 fixed triples of the scenes' and the open-world mixtures' validation splits; the inference settings (the
+query's templates, the passes, and the fallback for collapsed estimates: ``SeparatorConfig.query_templates``,
+``passes``, ``fallback_mix``) are then chosen on every query of the same two splits. The test splits
 are never touched here (``benchmarks/bench_lass.py`` and the separation cards report them).
 
 Usage: python recipes/separator.py [--suites build/default-model/suites] [--steps 3000] [--max-minutes 110]
@@ -30,7 +31,7 @@ from almkit.data.manifest import read_manifest
 from almkit.data.mixtures import build_mixtures
 from almkit.training.separator import (
     SeparatorTrainConfig,
-    choose_fallback,
+    choose_inference,
     load_mixtures,
     train_separator,
     validation_triples,
@@ -51,7 +52,7 @@ def main() -> None:
                     help="share of a batch mixed afresh from single stems (SeparatorTrainConfig.dynamic)")  # fmt: skip
     ap.add_argument("--match", action=argparse.BooleanOptionalAction, default=True,
                     help="read the towers' per-cell match of the query (SeparatorConfig.match)")  # fmt: skip
-    ap.add_argument("--postprocess-only", action="store_true", help="load --out and choose its fallback again")
+    ap.add_argument("--postprocess-only", action="store_true", help="load --out, choose its inference settings again")
     args = ap.parse_args()
     torch.set_num_threads(2)
     started = time.time()
@@ -60,11 +61,12 @@ def main() -> None:
     if args.postprocess_only:
         model = QueriedSeparator.from_pretrained(args.out)
         card = json.loads((args.out / "card.json").read_text())
-        card["fallback"] = choose_fallback(model, validation)
+        card.pop("fallback", None)  # superseded by "inference"
+        card["inference"] = choose_inference(model, validation)
         card["postprocess_recipe"] = " ".join(["python recipes/separator.py", *sys.argv[1:]])
         model.save_pretrained(args.out)
         (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
-        print(json.dumps(card["fallback"], indent=1))
+        print(json.dumps(card["inference"], indent=1))
         return
     if not (args.bank_mixtures / "train.jsonl").is_file():
         build_mixtures(args.suites / "everyday" / "everyday.jsonl", args.bank_mixtures, args.mixtures, "train")
@@ -76,7 +78,7 @@ def main() -> None:
     triples = validation_triples(val, model.towers.config.prompt, 200, seed=1)
     config = SeparatorTrainConfig(steps=args.steps, max_minutes=args.max_minutes, dynamic=args.dynamic)
     log = train_separator(model, train, triples, config)
-    fallback = choose_fallback(model, validation)
+    inference = choose_inference(model, validation)
     model.save_pretrained(args.out)
     card = {
         "recipe": " ".join(["python recipes/separator.py", *sys.argv[1:]]),
@@ -84,7 +86,7 @@ def main() -> None:
         "validation": f"{len(triples)} triples of the scenes' and the open-world mixtures' validation splits",
         "training": asdict(config),
         "log": log,
-        "fallback": fallback,
+        "inference": inference,
         "minutes": round((time.time() - started) / 60, 1),
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")

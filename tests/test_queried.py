@@ -331,25 +331,50 @@ def test_separator_fallback_lends_a_collapsed_estimate_a_share_of_the_mixture(to
         SeparatorConfig(fallback_mix=1.5).validate()
 
 
-def test_fallback_is_chosen_on_validation_queries_as_separate_then_scores_them(mixtures, towers):
-    """``choose_fallback`` sets the model's fallback to the best of its grid; the gain it reports is what
-    ``separate`` (fallback included) scores on the same queries."""
+def test_inference_settings_are_chosen_on_validation_queries_as_separate_then_scores_them(mixtures, towers):
+    """``choose_inference`` sets the model's query templates, passes and fallback to the best pair it tried, with
+    that pair's best fallback; the gain it reports is what ``separate`` (all of them included) scores on the same
+    queries."""
     from almkit.tasks.separation import load_queries
-    from almkit.training.separator import choose_fallback
+    from almkit.training.separator import PASSES, QUERY_TEMPLATES, choose_inference
 
     torch.manual_seed(0)  # an untrained separator: many estimates far from their sound
     separator = QueriedSeparator(SeparatorConfig(channels=16, dilations=(1, 2)), towers)
     clips = list(read_manifest(mixtures))
-    chosen = choose_fallback(separator, [clips[:3], clips[3:]], progress=False)
+    chosen = choose_inference(separator, [clips[:3], clips[3:]], progress=False)
     c = separator.config
-    assert (c.fallback_mix, c.fallback_floor_db, c.fallback_width_db) == tuple(
-        chosen[k] for k in ("fallback_mix", "fallback_floor_db", "fallback_width_db")
-    )
+    settings = ("query_templates", "passes", "fallback_mix", "fallback_floor_db", "fallback_width_db")
+    assert (list(c.query_templates), *(getattr(c, k) for k in settings[1:])) == tuple(chosen[k] for k in settings)
+    assert len(chosen["tried"]) == len(QUERY_TEMPLATES) * len(PASSES)
+    assert max(np.mean(t["validation_si_sdri"]) for t in chosen["tried"]) == np.mean(chosen["validation_si_sdri"])
     assert c.fallback_mix > 0  # the untrained model's near-silent estimates call for the mixture
     gains = [si_sdr(separator.separate(q.mixture, q.caption)[0], q.reference) - si_sdr(q.mixture, q.reference)
              for clip in clips[:3] for q in load_queries(clip, 16_000)[0]]  # fmt: skip
     assert len(gains) == chosen["queries"][0]
     assert np.mean(gains) == pytest.approx(chosen["validation_si_sdri"][0], abs=0.01)
+
+
+def test_query_templates_average_the_query_and_passes_separate_the_estimate_again(towers):
+    torch.manual_seed(0)
+    one = QueriedSeparator(SeparatorConfig(channels=16, dilations=(1, 2), match=True), towers)
+    config = SeparatorConfig(channels=16, dilations=(1, 2), match=True, passes=2, query_templates=("{}", "a {} now"))
+    two = QueriedSeparator(config, towers)
+    two.load_state_dict(one.state_dict())
+    query = "dog barking"
+    written, templated = towers.embed_text([query, "a dog barking now"])
+    mean = (written + templated) / np.linalg.norm(written + templated)
+    assert np.allclose(two.embed_queries([query])[0].numpy(), mean, atol=1e-6)
+    assert np.array_equal(one.embed_queries([query]).numpy(), towers.embed_text([query]))  # one: the vector as is
+
+    two.config.query_templates = ("{}",)  # the same query for both; only the passes differ
+    wave = _mono(f"{SOUNDS}/bell.oga") + _mono(f"{SOUNDS}/complete.oga")[: len(_mono(f"{SOUNDS}/bell.oga"))]
+    once, _ = one.separate(wave, query)
+    twice, rest = two.separate(wave, query)
+    assert np.allclose(twice, one.separate(once, query)[0], atol=1e-6)  # the second pass hears the estimate alone
+    assert np.allclose(twice + rest, wave, atol=1e-6)
+    for bad in ({"passes": 0}, {"query_templates": ()}, {"query_templates": ("no slot",)}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            SeparatorConfig(**bad).validate()
 
 
 def test_dynamic_mixtures_are_fresh_sums_of_real_stems_of_different_labels(mixtures):

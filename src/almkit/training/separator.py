@@ -254,6 +254,8 @@ def train_separator(
 FALLBACK_MIX = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
 FALLBACK_FLOOR_DB = (-25.0, -20.0, -15.0, -10.0, -5.0)
 FALLBACK_WIDTH_DB = (5.0, 10.0, 20.0)
+QUERY_TEMPLATES = (("{}",), ("{}", "the sound of {}"))  # as written; and with the towers' kind of text
+PASSES = (1, 2)
 
 
 @torch.no_grad()
@@ -296,5 +298,23 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
             best = (float(np.mean(g)), values, g)
     config.fallback_mix, config.fallback_floor_db, config.fallback_width_db = best[1]
     return {"fallback_mix": best[1][0], "fallback_floor_db": best[1][1], "fallback_width_db": best[1][2],
-            "validation_si_sdri": [round(g, 2) for g in best[2]], "without": [round(g, 2) for g in off],
-            "queries": [len(rows) for rows in per_set]}  # fmt: skip
+            "mean_si_sdri": best[0], "validation_si_sdri": [round(g, 2) for g in best[2]],
+            "without": [round(g, 2) for g in off], "queries": [len(rows) for rows in per_set]}  # fmt: skip
+
+
+def choose_inference(model: QueriedSeparator, sets: list[list[Clip]], progress: bool = True) -> dict:
+    """Set the model's inference settings to the best mean over ``sets`` (as :func:`choose_fallback` scores):
+    each pair of :data:`QUERY_TEMPLATES` and :data:`PASSES` with its own fallback. Returns the chosen settings,
+    their fallback's report and the validation gains of every pair tried."""
+    config, tried = model.config, []
+    for templates in QUERY_TEMPLATES:
+        for passes in PASSES:
+            config.query_templates, config.passes = templates, passes
+            tried.append((templates, passes, choose_fallback(model, sets, progress)))
+    templates, passes, fallback = max(tried, key=lambda t: t[2]["mean_si_sdri"])
+    config.query_templates, config.passes = templates, passes
+    config.fallback_mix, config.fallback_floor_db = fallback["fallback_mix"], fallback["fallback_floor_db"]
+    config.fallback_width_db = fallback["fallback_width_db"]
+    return {"query_templates": list(templates), "passes": passes, **fallback,
+            "tried": [{"query_templates": list(t), "passes": n, "validation_si_sdri": f["validation_si_sdri"]}
+                      for t, n, f in tried]}  # fmt: skip
