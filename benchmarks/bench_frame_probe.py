@@ -133,7 +133,8 @@ def main() -> None:
                     by_scene[f"presence, training label, answer {q.answer}, scene of {n} labels"].append(hit)
     for kind in ("order", "overlap"):
         scored[f"{kind} (both labels heard in training)"] = scored.pop(kind)
-    print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, 2 torch threads\n")
+    threads = torch.get_num_threads()
+    print(f"# bench_frame_probe  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, {threads} torch threads\n")
     source = f"{args.model or 'default model'} config" + (", --encoder" if args.encoder else "")
     print(f"frames: {config.audio_encoder}, window {window:.2f} s, hop {hop:.2f} s ({source})")
     print(f"tagger: MLP on single frames, {len(index)} training labels, {len(x)} train frames, {args.epochs} epochs")
