@@ -12,11 +12,11 @@ A mask network on the short-time Fourier transform, conditioned on the query by 
   tower's window centred on each ``match_hop_s`` cell (as the detector scores frames), interpolated to the STFT
   frames, enters as one more input channel. The towers were trained on far more kinds of sound than the
   separator's mixtures hold, so this tells the network where a sound it never heard is;
-* with several ``query_templates`` (``"{}"`` is the query as written, ``"the sound of {}"`` the towers' own
-  kind of text), the query vector is the unit mean of the query's embedding in each (prompt ensembling, as
-  CLIP's zero-shot classifier does); with ``passes`` above one, the estimate is separated again, its match track
-  read from the estimate itself, whose cleaner cells say better where the query sounds. Both are inference
-  settings, chosen on validation with the fallback below.
+* with several ``query_templates`` (``"{}"`` is the query as written; ``"the sound of {}"`` is close to the
+  towers' prompt, in which they learnt their labels), the query vector is the unit mean of the query's embedding
+  in each (prompt ensembling, as CLIP's zero-shot classifier does); with ``passes`` above one, the estimate is
+  separated again, its match track read from the estimate itself (on validation this beat reusing the
+  mixture's track). Both are inference settings, chosen on validation with the fallback below.
 
 The network is convolutional in time, so a long file is separated in windows overlapping by more than the
 receptive field, each keeping only its middle: the result matches a whole-file pass (no seams). Training
