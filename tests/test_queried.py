@@ -291,9 +291,9 @@ def test_detector_head_trains_on_real_mixtures(mixtures, towers, fine, mel_chann
 
 
 # --- separation ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("match", [False, True])
-def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers, match):
-    separator = QueriedSeparator(SeparatorConfig(window_s=3.0, match=match), towers)
+@pytest.mark.parametrize(("match", "passes"), [(False, 1), (True, 1), (True, 2)])
+def test_separation_is_seamless_and_target_plus_rest_is_the_input(towers, match, passes):
+    separator = QueriedSeparator(SeparatorConfig(window_s=3.0, match=match, passes=passes), towers)
     wave = np.concatenate([_mono(f"{SOUNDS}/{n}.oga") for n in ("bell", "complete", "phone-incoming-call")] * 2)
     target, rest = separator.separate(wave, "a bell")
     assert target.shape == wave.shape and np.allclose(target + rest, wave, atol=1e-6)
