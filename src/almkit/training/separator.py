@@ -259,25 +259,46 @@ PASSES = (1, 2)
 
 
 @torch.no_grad()
-def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: bool = True) -> dict:
-    """Set the model's fallback (``fallback_mix``, ``fallback_floor_db``, ``fallback_width_db``) to the best mean
-    over ``sets`` (validation clips with stems; each set weighs the same) of their mean SI-SDR improvement, every
-    stem caption asked for as the benchmark asks (:func:`almkit.tasks.separation.queries`). Returns the chosen
-    values and the gain of each set with and without the fallback."""
+def choose_inference(model: QueriedSeparator, sets: list[list[Clip]], progress: bool = True) -> dict:
+    """Set the model's inference settings (``query_templates``, ``passes`` and the fallback: ``fallback_mix``,
+    ``fallback_floor_db``, ``fallback_width_db``) to the best mean over ``sets`` (validation clips with stems; each
+    set weighs the same) of their mean SI-SDR improvement, every stem caption asked for as the benchmark asks
+    (:func:`almkit.tasks.separation.queries`). Each pair of :data:`QUERY_TEMPLATES` and :data:`PASSES` gets its
+    own best fallback. The queries are read once, and each pass separates the previous pass's estimates (as
+    ``separate`` does in several passes). Returns the chosen settings, their fallback's report and the validation
+    gains of every pair tried."""
     from rich.progress import track
 
     from almkit.tasks.separation import load_queries
 
-    config = model.config
-    config.fallback_mix = 0.0
-    per_set = []  # per set: (estimate, reference, mixture) of every query
-    for clips in sets:
-        rows = []
-        for clip in track([clip for clip in clips if clip.stems], "fallback: separating", disable=not progress):
-            for q in load_queries(clip, config.sample_rate)[0]:
-                rows.append((model.separate(q.mixture, q.caption)[0], q.reference, q.mixture))
-        per_set.append(rows)
+    config, tried = model.config, []
+    asked = [(k, q) for k, clips in enumerate(sets) for clip in clips if clip.stems
+             for q in load_queries(clip, config.sample_rate)[0]]  # fmt: skip
+    for templates in QUERY_TEMPLATES:
+        config.query_templates, config.passes, config.fallback_mix = templates, 1, 0.0
+        estimates = [q.mixture for _, q in asked]
+        for passes in range(1, max(PASSES) + 1):
+            label = f"separating: {len(templates)} template(s), pass {passes}"
+            work = track(list(zip(estimates, asked, strict=True)), label, disable=not progress)
+            estimates = [model.separate(e, q.caption)[0] for e, (_, q) in work]
+            if passes in PASSES:
+                rows = [[(e, q.reference, q.mixture) for e, (j, q) in zip(estimates, asked, strict=True) if j == k]
+                        for k in range(len(sets))]  # fmt: skip
+                tried.append((templates, passes, best_fallback(model, rows)))
+    templates, passes, fallback = max(tried, key=lambda t: t[2]["mean_si_sdri"])
+    config.query_templates, config.passes = templates, passes
+    config.fallback_mix, config.fallback_floor_db = fallback["fallback_mix"], fallback["fallback_floor_db"]
+    config.fallback_width_db = fallback["fallback_width_db"]
+    return {"query_templates": list(templates), "passes": passes, **fallback,
+            "tried": [{"query_templates": list(t), "passes": n, "validation_si_sdri": f["validation_si_sdri"]}
+                      for t, n, f in tried]}  # fmt: skip
 
+
+def best_fallback(model: QueriedSeparator, per_set: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> dict:
+    """The fallback of the best mean over the sets of ``(estimate without fallback, reference, mixture)`` rows
+    (each set weighs the same); leaves it in the model's config. Returns the chosen values and the gain of each
+    set with and without it."""
+    config = model.config
     scored = {}  # (set, query, share of the mixture) -> SI-SDRi: most estimates never reach the floor
 
     def gain(k: int, j: int, e: np.ndarray, r: np.ndarray, m: np.ndarray) -> float:
@@ -300,21 +321,3 @@ def choose_fallback(model: QueriedSeparator, sets: list[list[Clip]], progress: b
     return {"fallback_mix": best[1][0], "fallback_floor_db": best[1][1], "fallback_width_db": best[1][2],
             "mean_si_sdri": best[0], "validation_si_sdri": [round(g, 2) for g in best[2]],
             "without": [round(g, 2) for g in off], "queries": [len(rows) for rows in per_set]}  # fmt: skip
-
-
-def choose_inference(model: QueriedSeparator, sets: list[list[Clip]], progress: bool = True) -> dict:
-    """Set the model's inference settings to the best mean over ``sets`` (as :func:`choose_fallback` scores):
-    each pair of :data:`QUERY_TEMPLATES` and :data:`PASSES` with its own fallback. Returns the chosen settings,
-    their fallback's report and the validation gains of every pair tried."""
-    config, tried = model.config, []
-    for templates in QUERY_TEMPLATES:
-        for passes in PASSES:
-            config.query_templates, config.passes = templates, passes
-            tried.append((templates, passes, choose_fallback(model, sets, progress)))
-    templates, passes, fallback = max(tried, key=lambda t: t[2]["mean_si_sdri"])
-    config.query_templates, config.passes = templates, passes
-    config.fallback_mix, config.fallback_floor_db = fallback["fallback_mix"], fallback["fallback_floor_db"]
-    config.fallback_width_db = fallback["fallback_width_db"]
-    return {"query_templates": list(templates), "passes": passes, **fallback,
-            "tried": [{"query_templates": list(t), "passes": n, "validation_si_sdri": f["validation_si_sdri"]}
-                      for t, n, f in tried]}  # fmt: skip
