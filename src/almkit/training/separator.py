@@ -256,6 +256,7 @@ FALLBACK_FLOOR_DB = (-25.0, -20.0, -15.0, -10.0, -5.0)
 FALLBACK_WIDTH_DB = (5.0, 10.0, 20.0)
 QUERY_TEMPLATES = (("{}",), ("{}", "the sound of {}"))  # as written; and with the towers' kind of text
 PASSES = (1, 2)
+FALLBACK_KEYS = ("fallback_mix", "fallback_floor_db", "fallback_width_db")
 
 
 @torch.no_grad()
@@ -275,9 +276,10 @@ def choose_inference(model: QueriedSeparator, sets: list[list[Clip]], progress: 
     asked = [(k, q) for k, clips in enumerate(sets) for clip in clips if clip.stems
              for q in load_queries(clip, config.sample_rate)[0]]  # fmt: skip
     for templates in QUERY_TEMPLATES:
-        config.query_templates, config.passes, config.fallback_mix = templates, 1, 0.0
+        config.query_templates, config.passes = templates, 1
         estimates = [q.mixture for _, q in asked]
         for passes in range(1, max(PASSES) + 1):
+            config.fallback_mix = 0.0  # estimates without it: best_fallback scores it, and leaves one in config
             label = f"separating: {len(templates)} template(s), pass {passes}"
             work = track(list(zip(estimates, asked, strict=True)), label, disable=not progress)
             estimates = [model.separate(e, q.caption)[0] for e, (_, q) in work]
@@ -287,11 +289,11 @@ def choose_inference(model: QueriedSeparator, sets: list[list[Clip]], progress: 
                 tried.append((templates, passes, best_fallback(model, rows)))
     templates, passes, fallback = max(tried, key=lambda t: t[2]["mean_si_sdri"])
     config.query_templates, config.passes = templates, passes
-    config.fallback_mix, config.fallback_floor_db = fallback["fallback_mix"], fallback["fallback_floor_db"]
-    config.fallback_width_db = fallback["fallback_width_db"]
+    for k in FALLBACK_KEYS:
+        setattr(config, k, fallback[k])
     return {"query_templates": list(templates), "passes": passes, **fallback,
-            "tried": [{"query_templates": list(t), "passes": n, "validation_si_sdri": f["validation_si_sdri"]}
-                      for t, n, f in tried]}  # fmt: skip
+            "tried": [{"query_templates": list(t), "passes": n, **{k: f[k] for k in FALLBACK_KEYS},
+                       "validation_si_sdri": f["validation_si_sdri"]} for t, n, f in tried]}  # fmt: skip
 
 
 def best_fallback(model: QueriedSeparator, per_set: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> dict:
