@@ -71,15 +71,23 @@ def whisper():
     return WhisperTranscriber("tiny.en")
 
 
+@pytest.fixture(scope="module")
+def whisper_base():
+    return WhisperTranscriber("base")  # the Two-Heads default's transcriber
+
+
 @pytest.mark.parametrize(
-    ("engine", "voice", "text"),
+    ("model", "engine", "voice", "text"),
     [
-        ("flite", "slt", "Help the woman get back to her feet."),
-        ("flite", "awb", "The source of the huge river is the clear spring."),
-        ("espeak-ng", "en-us", "The quick brown fox jumps over the lazy dog."),
+        ("tiny.en", "flite", "slt", "Help the woman get back to her feet."),
+        ("tiny.en", "flite", "awb", "The source of the huge river is the clear spring."),
+        # tiny.en's int8 kernels hear this voice as "the quick round-fark stump over the lazy nog" on an AMD
+        # EPYC (AVX2) and read it right on an Intel AVX-512 CPU; base reads it on both
+        ("base", "espeak-ng", "en-us", "The quick brown fox jumps over the lazy dog."),
     ],
 )
-def test_whisper_reads_sentences_outside_every_phrase_list(whisper, tmp_path, engine, voice, text):
+def test_whisper_reads_sentences_outside_every_phrase_list(request, tmp_path, model, engine, voice, text):
+    whisper = request.getfixturevalue("whisper" if model == "tiny.en" else "whisper_base")
     heard = whisper(tts(tmp_path, engine, voice, text))
     said = normalize_phrase(text)
     assert wer([normalize_phrase(heard)], [said]).corpus["WER"] <= 0.25, heard
@@ -121,10 +129,9 @@ def no_speech_clips():
     return clips
 
 
-def test_whisper_emits_no_words_without_speech(whisper):
-    base = WhisperTranscriber("base")
+def test_whisper_emits_no_words_without_speech(whisper, whisper_base):
     for name, wave in no_speech_clips().items():
-        assert whisper(wave) == "" and base.transcribe(wave)["segments"] == [], name
+        assert whisper(wave) == "" and whisper_base.transcribe(wave)["segments"] == [], name
 
 
 def test_whisper_is_deterministic_and_keyed_and_checks_its_settings(whisper, tmp_path):
