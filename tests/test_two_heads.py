@@ -174,6 +174,37 @@ def test_presence_questions_are_decided_by_the_lm_and_the_joint_space_together(t
     assert TwoHeadsConfig.load(older, presence=()) == replace(model.config, presence=())
 
 
+def test_caption_retrieval_answers_with_whichever_the_joint_space_puts_nearer(tiny_lm, tmp_path):
+    from almkit.architectures.two_heads.model import CAPTION_BANK, CAPTION_INSTRUCTION
+    from almkit.encoders.cache import audio_features
+
+    kw = {"audio_encoder": "yamnet+scores", "audio_dim": 1545, "match": "default", "match_line": False}
+    model = make(tiny_lm, **kw, caption_retrieval=True)
+    path = str(FSDD / "3_theo_1.wav")  # a man saying "three"
+    frames = audio_features(model.config.build_encoder(), "yamnet+scores", [path], pool=False)[0][path]
+    bank = ["a dog barks twice", "a man says a single word", "rain falls on a tin roof"]
+    model.set_caption_bank(bank)
+    questions = [CAPTION_INSTRUCTION, "What is said?"]
+    model.config.caption_retrieval = False
+    lm = model.generate([frames, frames], questions, max_new_tokens=6)  # the random LM's own words
+    model.config.caption_retrieval = True
+    answers = model.generate([frames, frames], questions, max_new_tokens=6)
+    assert answers == [model.choose_caption(frames, lm[0], None), lm[1]]  # other questions untouched
+    assert model.choose_caption(frames, bank[0], None) == bank[1]  # the joint space knows a voice from a bark
+    assert model.choose_caption(frames, "a man says three", None) == "a man says three"  # nearer than the bank's
+    assert model.choose_caption(frames, lm[0], "three") == lm[0]  # speech heard: only the LM can say what
+    model.save_pretrained(tmp_path / "m")
+    loaded = TwoHeads.from_pretrained(tmp_path / "m")
+    assert loaded.caption_bank == bank and torch.equal(loaded._bank_vectors, model._bank_vectors)
+    assert loaded.generate([frames], questions[:1], max_new_tokens=6) == answers[:1]
+    (tmp_path / "m" / CAPTION_BANK).unlink()
+    with pytest.raises(CheckpointError, match="caption bank is missing") as err:
+        TwoHeads.from_pretrained(tmp_path / "m")
+    assert CAPTION_BANK in str(err.value) and "two_heads_captions.py" in str(err.value)
+    with pytest.raises(ConfigError, match="caption_retrieval needs match"):
+        TwoHeadsConfig(caption_retrieval=True).validate()
+
+
 def test_a_generator_with_a_transcriber_reads_each_window(tiny_lm, tmp_path):
     digits = "zero one two three four five six seven eight nine".split()
     model = make(tiny_lm, audio_encoder="yamnet", transcriber="pocketsphinx", phrases=tuple(digits))

@@ -38,6 +38,8 @@ def train_two_heads(
         before = TwoHeadsConfig.load(init / "config.json")
         if not before.match:  # the match line only adds prompt text: the weights are the same kind
             before = replace(before, match=config.match, match_sha256=config.match_sha256)
+        # fitted after training on held-out clips, not part of the weights: refitted for the new model
+        before = replace(before, presence=config.presence, caption_retrieval=config.caption_retrieval)
         if before != model.config:
             raise ConfigError("its config.json differs from the configuration being trained", source=init)
         load_trainable_weights(model, init / "model.safetensors")

@@ -43,6 +43,7 @@ class TwoHeadsConfig:
     match_sha256: str = ""  # that model's checkpoint hash when this model was trained (checked on load)
     match_line: bool = True  # the window-question cosine goes into the prompt ("Match: 0.13")
     presence: tuple[float, ...] = ()  # (w_lm, w_sound, w_question, w_frame, bias): presence decision (held-out fit)
+    caption_retrieval: bool = False  # the nearest training caption competes with the LM's (caption_bank.safetensors)
     window_s: float = 10.0  # audio per generation window; longer audio is answered window by window
     audio_dim: int = 0  # filled in from the encoder when the model is created
     architecture: str = "Two-Heads"  # written into config.json: almkit.load reads it
@@ -65,6 +66,8 @@ class TwoHeadsConfig:
                 f"presence={self.presence} needs match and 5 weights: w_lm, w_sound, w_question, w_frame, bias "
                 "(refit them: python recipes/two_heads_presence.py --model FOLDER)"
             )
+        if self.caption_retrieval and not self.match:
+            raise ConfigError("caption_retrieval needs match (the Two-Towers model that retrieves and judges)")
         if self.transcriber not in TRANSCRIBERS:
             raise ConfigError(f"transcriber={self.transcriber!r} must be one of {', '.join(TRANSCRIBERS)}")
         if self.lora_r < 0 or self.hidden_dim < 1 or self.n_queries < 1 or self.window_s <= 0:

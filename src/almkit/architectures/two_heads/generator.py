@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from almkit.architectures.two_heads.model import Turns, TwoHeads
+from almkit.architectures.two_heads.model import CAPTION_INSTRUCTION, Turns, TwoHeads
 from almkit.architectures.two_heads.windows import Answer, collect, spans
 from almkit.errors import AudioError, ConfigError
 
-CAPTION_INSTRUCTION = "Describe the audio."
+__all__ = ["CAPTION_INSTRUCTION", "AudioTextGenerator", "TwoHeadsGenerator", "decoding_options", "strict_texts"]
 
 
 def decoding_options(decoding: dict) -> dict:

@@ -5,6 +5,7 @@ weights come from the asset cache or a local folder and are never copied into a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -19,6 +20,8 @@ from almkit.errors import CheckpointError, ConfigError
 from almkit.objectives.generative import IGNORE, answer_loss, answer_positions
 
 AUDIO_SLOT = "<AUDIO_SLOT>"
+CAPTION_INSTRUCTION = "Describe the audio."
+CAPTION_BANK = "caption_bank.safetensors"  # with caption_retrieval: the training captions and their vectors
 Turns = tuple[tuple[str, str], ...]  # earlier (question, answer) turns of a conversation about the same audio
 
 
@@ -94,6 +97,8 @@ class TwoHeads(nn.Module):
             towers = match_towers(config)
             object.__setattr__(self, "towers", towers)  # frozen and shared: not a submodule, not in the weights
             self._text_embeddings: dict[str, torch.Tensor] = {}
+        self.caption_bank: list[str] = []
+        self._bank_vectors: torch.Tensor | None = None
         self.eos_id = self.tokenizer.eos_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self._prompts: dict[str, tuple[list[int], list[int]]] = {}
@@ -264,7 +269,27 @@ class TwoHeads(nn.Module):
                 )
             for i, t in zip(rest, self.tokenizer.batch_decode(out, skip_special_tokens=True), strict=True):
                 texts[i] = t.strip()
+                if instructions[i] == CAPTION_INSTRUCTION and not history:
+                    texts[i] = self.choose_caption(frames[i], texts[i], speech[i])
         return texts
+
+    def set_caption_bank(self, captions: list[str]) -> None:
+        """The training captions :meth:`choose_caption` retrieves from, embedded in the ``match`` joint space."""
+        self.caption_bank = list(captions)
+        self._bank_vectors = torch.from_numpy(self.towers.embed_text(self.caption_bank)) if captions else None
+
+    @torch.no_grad()
+    def choose_caption(self, frames: torch.Tensor, caption: str, speech: str | None) -> str:
+        """With ``caption_retrieval``: the LM's caption or the caption bank's nearest to the window, whichever
+        the ``match`` joint space puts nearer to it (the LM's on a tie): retrieval captioning, judged by the
+        towers as CLAP re-ranks candidate captions. Where speech was heard, the LM's caption stays: it can say
+        what was said, and a retrieved caption cannot."""
+        if not self.config.caption_retrieval or speech or self._bank_vectors is None:
+            return caption
+        window = window_embedding(self.towers, frames)
+        scores = self._bank_vectors @ window
+        best = int(scores.argmax())
+        return self.caption_bank[best] if float(scores[best]) > float(window @ self._text(caption)) else caption
 
     @torch.no_grad()
     def yes_no_margins(self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -300,6 +325,12 @@ class TwoHeads(nn.Module):
         save_file(
             trainable_state_dict(self), str(folder / "model.safetensors"), metadata={"format": "almkit-two-heads"}
         )
+        if self.caption_bank:
+            save_file(
+                {"vectors": self._bank_vectors.contiguous()},
+                str(folder / CAPTION_BANK),
+                metadata={"captions": json.dumps(self.caption_bank)},
+            )
         return folder
 
     @classmethod
@@ -313,4 +344,22 @@ class TwoHeads(nn.Module):
             )
         model = cls(TwoHeadsConfig.load(folder / "config.json"))
         load_trainable_weights(model, folder / "model.safetensors")
+        if model.config.caption_retrieval:
+            model.load_caption_bank(folder / CAPTION_BANK)
         return model.eval()
+
+    def load_caption_bank(self, path: Path) -> None:
+        """The caption bank :meth:`save_pretrained` wrote (captions and their vectors, both from ``match``)."""
+        from safetensors import safe_open
+
+        if not path.is_file():
+            raise CheckpointError(
+                "caption_retrieval is on but the caption bank is missing",
+                source=path,
+                hint="write it with python recipes/two_heads_captions.py --model FOLDER",
+            )
+        with safe_open(str(path), "pt") as f:
+            captions, vectors = json.loads(f.metadata()["captions"]), f.get_tensor("vectors")
+        if vectors.shape != (len(captions), self.towers.config.embed_dim):
+            raise CheckpointError(f"{len(captions)} captions but vectors of shape {list(vectors.shape)}", source=path)
+        self.caption_bank, self._bank_vectors = captions, vectors
