@@ -314,3 +314,16 @@ def test_clips_that_are_segments_of_a_file_are_scored_on_their_segment(tmp_path)
     assert run.results["scores"]["top1"]["value"] == 1.0
     with pytest.raises(ConfigError, match="segments"):  # captioning runs on whole files: said, not ignored
         run_card(write_card(tmp_path, name="cap", task="captioning"), tmp_path / "cap")
+
+
+def test_a_segment_from_start_to_end_is_its_whole_file():
+    """The open-world suite names each clip by its file's duration: generation tasks take it as the file."""
+    from almkit.audio.io import audio_info
+    from almkit.tasks.base import whole_files
+
+    path = str(FSDD / "3_theo_1.wav")
+    seconds = audio_info(path).duration
+    assert whole_files("captioning", [(path, 0.0, seconds), (path, 0.0, None)]) == [path, path]
+    with pytest.raises(ConfigError, match="1 of the manifest's clips are segments") as err:
+        whole_files("captioning", [(path, 0.0, seconds / 2), (path, 0.0, seconds)])
+    assert path in str(err.value)
