@@ -35,6 +35,7 @@ from almkit import load_model
 from almkit.architectures.two_towers import TwoTowersConfig, create_model
 from almkit.data.everyday import PACKAGE_SPLIT, vocabulary
 from almkit.data.manifest import read_manifest
+from almkit.data.suites import open_world_split
 from almkit.encoders.embed import embed_files
 from almkit.metrics.functional import normalize_answer, retrieval_metrics
 from almkit.metrics.functional.captioning import captioning_metrics
@@ -185,11 +186,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
     args = ap.parse_args()
 
-    clips = [
-        c
-        for c in read_manifest(args.suites / "open-world" / "open-world.jsonl", allow_outside=True)
-        if c.split == args.split
-    ]
+    clips = open_world_split(args.suites, args.split)
     packages = sorted({c.extra["package"] for c in clips})
     print(
         f"# bench_open_world  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}, "

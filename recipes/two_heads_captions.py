@@ -30,17 +30,17 @@ from rich.progress import track
 from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.generator import TwoHeadsGenerator
 from almkit.architectures.two_heads.model import CAPTION_BANK, CAPTION_INSTRUCTION, TwoHeads
-from almkit.architectures.weights import load_trainable_weights
+from almkit.architectures.weights import add_to_card, load_trainable_weights
 from almkit.data.manifest import read_manifest
+from almkit.data.suites import open_world_split
 from almkit.metrics.functional.captioning import captioning_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def validation_clips(suites: Path, scenes_max: int) -> dict[str, list]:
-    world = [c for c in read_manifest(suites / "open-world" / "open-world.jsonl", allow_outside=True)
-             if c.split == "validation"]  # fmt: skip
-    return {"open world": world, "scenes": list(read_manifest(suites / "scenes" / "validation.jsonl"))[:scenes_max]}
+    scenes = list(read_manifest(suites / "scenes" / "validation.jsonl"))[:scenes_max]
+    return {"open world": open_world_split(suites, "validation"), "scenes": scenes}
 
 
 def bank_captions(suites: Path) -> list[str]:
@@ -97,12 +97,9 @@ def main() -> None:
         model.set_caption_bank([])
     (args.out / CAPTION_BANK).unlink(missing_ok=True)
     model.save_pretrained(args.out)  # the config, the same weights and, when chosen, the bank
-    card_path = args.out / "card.json"
     if args.out.resolve() != args.model.resolve() and (args.model / "card.json").is_file():
-        shutil.copy(args.model / "card.json", card_path)
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    card["captions"] = report
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+        shutil.copy(args.model / "card.json", args.out / "card.json")
+    add_to_card(args.out, "captions", report)
     print(json.dumps(report, indent=1))
 
 

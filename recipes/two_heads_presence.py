@@ -33,17 +33,17 @@ from almkit.architectures.two_heads.config import TwoHeadsConfig
 from almkit.architectures.two_heads.generator import TwoHeadsGenerator
 from almkit.architectures.two_heads.model import TwoHeads
 from almkit.architectures.two_towers.model import pretrained_path as towers_path
-from almkit.architectures.weights import checkpoint_sha256, load_trainable_weights
+from almkit.architectures.weights import add_to_card, checkpoint_sha256, load_trainable_weights
 from almkit.data.manifest import read_manifest
 from almkit.data.scenes.language import asked_label
+from almkit.data.suites import open_world_split
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def presence_items(suites: Path, scenes_max: int) -> list[tuple[str, str, int, str]]:
     """``(audio path, question, 1 for "yes", source)`` of the validation clips' presence questions."""
-    world = [c for c in read_manifest(suites / "open-world" / "open-world.jsonl", allow_outside=True)
-             if c.split == "validation"]  # fmt: skip
+    world = open_world_split(suites, "validation")
     scenes = list(read_manifest(suites / "scenes" / "validation.jsonl"))[:scenes_max]
     return [
         (str(c.audio_path), q.question, int(q.answer == "yes"), source)
@@ -118,10 +118,7 @@ def main() -> None:
         if args.out.resolve() != args.model.resolve() and (args.model / name).is_file():
             shutil.copy(args.model / name, args.out / name)
     replace(config, presence=weights).validate().save(args.out / "config.json")
-    card_path = args.out / "card.json"
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    card["presence"] = report
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    add_to_card(args.out, "presence", report)
     print(json.dumps(report, indent=1))
 
 

@@ -53,6 +53,16 @@ def load_trainable_weights(module: torch.nn.Module, path: Path) -> None:
     load_trainable_state_dict(module, read_weights(path), path)
 
 
+def add_to_card(folder: Path, key: str, value) -> None:
+    """Set ``key`` of a model folder's ``card.json`` (created if missing): what a recipe fitted, and how."""
+    import json
+
+    path = Path(folder) / "card.json"
+    card = json.loads(path.read_text()) if path.is_file() else {}
+    card[key] = value
+    path.write_text(json.dumps(card, indent=1) + "\n")
+
+
 def checkpoint_sha256(folder: Path) -> str:
     """SHA-256 over a model folder's ``*.json`` (but ``card.json``, its prose) and ``*.safetensors`` files, sorted
     by name and streamed (a 7B model is never read into memory at once): what cards, indexes and the models built

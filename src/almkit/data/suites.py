@@ -98,6 +98,13 @@ def open_world_clips(bank_manifest: str | Path, seed: int = 0) -> Iterator[Clip]
             yield clip
 
 
+def open_world_split(suites: str | Path, split: str) -> list[Clip]:
+    """The open-world suite's clips of ``split`` (``validation``: for choosing; ``test``: for reporting) in a
+    ``build-suites`` folder."""
+    clips = read_manifest(Path(suites) / "open-world" / "open-world.jsonl", allow_outside=True)
+    return [c for c in clips if c.split == split]
+
+
 def other_groups() -> dict[str, list[str]]:
     """Each everyday-vocabulary label -> the labels of the other groups (sounds surely absent from its clips)."""
     from almkit.data.everyday import vocabulary
