@@ -327,3 +327,4 @@ def test_a_segment_from_start_to_end_is_its_whole_file():
     with pytest.raises(ConfigError, match="1 of the manifest's clips are segments") as err:
         whole_files("captioning", [(path, 0.0, seconds / 2), (path, 0.0, seconds)])
     assert path in str(err.value)
+    assert whole_files("captioning", [("/no/such.wav", 0.0, 2.0)]) == ["/no/such.wav"]  # reported by the run

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from almkit.data.manifest import Clip
-from almkit.errors import ConfigError
+from almkit.errors import AudioError, ConfigError
 from almkit.metrics.functional import MetricResult
 
 Audio = tuple[str, float, float | None]  # a file, or the (offset, duration) segment of it a manifest clip names
@@ -33,7 +33,12 @@ def whole_files(task: str, audio: list[Audio]) -> list[str]:
     from almkit.audio.io import audio_info
 
     def whole(path: str, offset: float, duration: float | None) -> bool:
-        return not offset and (duration is None or duration >= audio_info(path).duration - 0.01)
+        if offset or duration is None:
+            return not offset
+        try:
+            return duration >= audio_info(path).duration - 0.01
+        except AudioError:  # missing or unreadable: the run reports it with the other failures
+            return True
 
     parts = [path for path, offset, duration in audio if not whole(path, offset, duration)]
     if parts:
