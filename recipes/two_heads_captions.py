@@ -78,9 +78,7 @@ def main() -> None:
             path = str(c.audio_path)
             frames = feats[path][: gen.window]
             speech = gen.transcribe(path, 0.0, min(config.window_s, len(feats[path]) * gen.encoder.policy.hop_s))
-            model.config.caption_retrieval = False
-            said = model.generate([frames], [CAPTION_INSTRUCTION], speech=[speech])[0]
-            model.config.caption_retrieval = True
+            said = model.generate([frames], [CAPTION_INSTRUCTION], speech=[speech])[0]  # retrieval off: the LM's
             captions["LM"][c.id], captions["retrieval"][c.id] = said, model.choose_caption(frames, said, speech)
         refs = {c.id: c.captions for c in clips}
         for name, preds in captions.items():

@@ -182,17 +182,19 @@ def test_caption_retrieval_answers_with_whichever_the_joint_space_puts_nearer(ti
     model = make(tiny_lm, **kw, caption_retrieval=True)
     path = str(FSDD / "3_theo_1.wav")  # a man saying "three"
     frames = audio_features(model.config.build_encoder(), "yamnet+scores", [path], pool=False)[0][path]
-    bank = ["a dog barks twice", "a man says a single word", "rain falls on a tin roof"]
+    bank = ["a dog barks twice", "a man says three", "rain falls on a tin roof"]
     model.set_caption_bank(bank)
     questions = [CAPTION_INSTRUCTION, "What is said?"]
     model.config.caption_retrieval = False
     lm = model.generate([frames, frames], questions, max_new_tokens=6)  # the random LM's own words
     model.config.caption_retrieval = True
     answers = model.generate([frames, frames], questions, max_new_tokens=6)
-    assert answers == [model.choose_caption(frames, lm[0], None), lm[1]]  # other questions untouched
+    assert answers == ["a man says three", lm[1]] and lm[0] != bank[1]  # other questions untouched
     assert model.choose_caption(frames, bank[0], None) == bank[1]  # the joint space knows a voice from a bark
-    assert model.choose_caption(frames, "a man says three", None) == "a man says three"  # nearer than the bank's
     assert model.choose_caption(frames, lm[0], "three") == lm[0]  # speech heard: only the LM can say what
+    model.set_caption_bank([bank[0], bank[2], "a man says a single word"])  # all farther than the LM's words
+    assert model.choose_caption(frames, lm[0], None) == lm[0]
+    model.set_caption_bank(bank)
     model.save_pretrained(tmp_path / "m")
     loaded = TwoHeads.from_pretrained(tmp_path / "m")
     assert loaded.caption_bank == bank and torch.equal(loaded._bank_vectors, model._bank_vectors)

@@ -46,7 +46,7 @@ def caption(
     dtype: DTYPE = "auto",
 ) -> None:
     """Describe each audio file in a sentence (long files: one caption per window, with times)."""
-    from almkit.architectures.two_heads.generator import CAPTION_INSTRUCTION
+    from almkit.architectures.two_heads.model import CAPTION_INSTRUCTION
 
     opts = _decoding(decoding, max_new_tokens, seed)
     _answer(audio, CAPTION_INSTRUCTION, opts, fmt, None, name=model, device=device, dtype=dtype)

@@ -16,8 +16,6 @@ from almkit.architectures.two_heads.model import CAPTION_INSTRUCTION, Turns, Two
 from almkit.architectures.two_heads.windows import Answer, collect, spans
 from almkit.errors import AudioError, ConfigError
 
-__all__ = ["CAPTION_INSTRUCTION", "AudioTextGenerator", "TwoHeadsGenerator", "decoding_options", "strict_texts"]
-
 
 def decoding_options(decoding: dict) -> dict:
     """Card / CLI decoding settings -> ``TwoHeads.generate`` keyword arguments."""

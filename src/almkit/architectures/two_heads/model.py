@@ -269,7 +269,7 @@ class TwoHeads(nn.Module):
                 )
             for i, t in zip(rest, self.tokenizer.batch_decode(out, skip_special_tokens=True), strict=True):
                 texts[i] = t.strip()
-                if instructions[i] == CAPTION_INSTRUCTION and not history:
+                if self.config.caption_retrieval and instructions[i] == CAPTION_INSTRUCTION and not history:
                     texts[i] = self.choose_caption(frames[i], texts[i], speech[i])
         return texts
 
@@ -280,11 +280,11 @@ class TwoHeads(nn.Module):
 
     @torch.no_grad()
     def choose_caption(self, frames: torch.Tensor, caption: str, speech: str | None) -> str:
-        """With ``caption_retrieval``: the LM's caption or the caption bank's nearest to the window, whichever
+        """The LM's ``caption`` or the caption bank's nearest to the window, whichever
         the ``match`` joint space puts nearer to it (the LM's on a tie): retrieval captioning, judged by the
         towers as CLAP re-ranks candidate captions. Where speech was heard, the LM's caption stays: it can say
         what was said, and a retrieved caption cannot."""
-        if not self.config.caption_retrieval or speech or self._bank_vectors is None:
+        if speech or self._bank_vectors is None:
             return caption
         window = window_embedding(self.towers, frames)
         scores = self._bank_vectors @ window
